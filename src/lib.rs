@@ -1,0 +1,17 @@
+//! partyline: who speaks, at whom, and how, in news about conflict and diplomacy.
+//!
+//! The library follows the pipeline one way:
+//! [`ingest`] → [`segment`] → [`attribute`] (with [`parties`]) → [`aggregate`] → [`export`].
+//! [`pipeline`] drives the stages for the CLI; `main.rs` only parses arguments.
+
+//pub mod aggregate;
+//pub mod attribute;
+pub mod error;
+//pub mod export;
+//pub mod ingest;
+//pub mod parties;
+//pub mod pipeline;
+pub mod record;
+pub mod segment;
+
+pub use error::{Error, Result};
