@@ -5,11 +5,11 @@
 //! [`pipeline`] drives the stages for the CLI; `main.rs` only parses arguments.
 
 //pub mod aggregate;
-//pub mod attribute;
+pub mod attribute;
 pub mod error;
 //pub mod export;
 //pub mod ingest;
-//pub mod parties;
+pub mod parties;
 //pub mod pipeline;
 pub mod record;
 pub mod segment;
