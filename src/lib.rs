@@ -4,13 +4,13 @@
 //! [`ingest`] → [`segment`] → [`attribute`] (with [`parties`]) → [`aggregate`] → [`export`].
 //! [`pipeline`] drives the stages for the CLI; `main.rs` only parses arguments.
 
-//pub mod aggregate;
+pub mod aggregate;
 pub mod attribute;
 pub mod error;
-//pub mod export;
-//pub mod ingest;
+pub mod export;
+pub mod ingest;
 pub mod parties;
-//pub mod pipeline;
+pub mod pipeline;
 pub mod record;
 pub mod segment;
 

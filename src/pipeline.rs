@@ -1,0 +1,202 @@
+//! Drives the stages for the CLI: ingest → segment → attribute → export, and the
+//! aggregation of sentence records. Kept out of `main.rs` so the library can run a whole
+//! job too, and so the CLI stays only argument parsing.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::aggregate::{AggregateOptions, Aggregates, aggregate, read_records};
+use crate::attribute::attribute_document;
+use crate::error::{Error, Result};
+use crate::export::{Format, Row, Table, open_sink, write_table, write_workbook};
+use crate::ingest::{IngestOptions, IngestStats, Source, read_all};
+use crate::parties::Gazetteer;
+use crate::record::Document;
+use crate::segment::{NewsSegmenter, Segmenter};
+
+/// What a run did, printed on stderr at the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub ingest: IngestStats,
+    pub sentences: usize,
+}
+
+impl std::fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} documents, {} sentences", self.ingest.documents, self.sentences)?;
+        if self.ingest.empty_skipped > 0 {
+            write!(f, ", {} empty documents skipped", self.ingest.empty_skipped)?;
+        }
+        if self.ingest.bad_skipped > 0 {
+            write!(f, ", {} bad records skipped", self.ingest.bad_skipped)?;
+        }
+        Ok(())
+    }
+}
+
+/// A progress spinner on stderr, only when a person is watching.
+pub fn progress(label: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    if std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(4));
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_message(label.to_string());
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
+/// Sentence spans of a document: as given by the input, or from the segmenter.
+pub fn sentence_spans(doc: &Document) -> Vec<crate::record::Span> {
+    match &doc.presplit {
+        Some(spans) => spans.clone(),
+        None => NewsSegmenter.segment(&doc.text),
+    }
+}
+
+/// `partyline attribute`: sentence records with speakers, targets and attribution.
+pub fn run_attribute(
+    sources: &[Source],
+    ingest: &IngestOptions,
+    gazetteer: &Gazetteer,
+    format: Format,
+    output: Option<&Path>,
+) -> Result<RunSummary> {
+    let mut sink = open_sink(format, output, "sentences")?;
+    let mut summary = RunSummary::default();
+    let bar = progress("attributing");
+    let (mut docs, mut sentences) = (0usize, 0usize);
+    let result = read_all(sources, ingest, &mut summary.ingest, &mut |doc| {
+        let spans = sentence_spans(&doc);
+        for record in attribute_document(&doc, &spans, gazetteer) {
+            sink.write(record.cells())?;
+            sentences += 1;
+        }
+        docs += 1;
+        bar.set_message(format!("attributing: {docs} documents, {sentences} sentences"));
+        bar.tick();
+        Ok(())
+    });
+    summary.sentences = sentences;
+    bar.finish_and_clear();
+    match result {
+        Ok(()) => {
+            sink.finish()?;
+            Ok(summary)
+        }
+        Err(e) => Err(keep_partial(sink, e)?),
+    }
+}
+
+/// On a failed run, keeps what was finished under a `.partial` name and says so.
+fn keep_partial(sink: Box<dyn crate::export::RowSink>, err: Error) -> Result<Error> {
+    let written = sink.written();
+    match sink.abandon()? {
+        Some(path) if written > 0 => Ok(Error::Other(format!(
+            "{err}\n{written} records finished before the error were kept in {}",
+            path.display()
+        ))),
+        Some(path) => {
+            let _ = std::fs::remove_file(&path);
+            Ok(err)
+        }
+        None => Ok(err),
+    }
+}
+
+/// Which aggregate table to write when only one is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableChoice {
+    Parties,
+    Dyads,
+    Documents,
+    Dates,
+}
+
+impl TableChoice {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "parties" => Some(TableChoice::Parties),
+            "dyads" => Some(TableChoice::Dyads),
+            "documents" => Some(TableChoice::Documents),
+            "dates" => Some(TableChoice::Dates),
+            _ => None,
+        }
+    }
+}
+
+/// `partyline aggregate`: reads sentence records and computes the four tables.
+pub fn load_and_aggregate(inputs: &[PathBuf], skip_bad: bool, opts: &AggregateOptions) -> Result<(Aggregates, usize)> {
+    let mut records = Vec::new();
+    let mut skipped = 0;
+    for input in inputs {
+        let files = if input.is_dir() { crate::ingest::expand_inputs(std::slice::from_ref(input), None)? } else { vec![Source::File(input.clone(), crate::ingest::InputFormat::Jsonl)] };
+        for f in files {
+            if let Source::File(path, _) = f {
+                records.extend(read_records(&path, skip_bad, &mut skipped)?);
+            }
+        }
+    }
+    Ok((aggregate(&records, opts), skipped))
+}
+
+/// Writes aggregates: every table into a workbook or a directory, or one table to a file
+/// or stdout.
+pub fn write_aggregates(
+    aggs: &Aggregates,
+    format: Format,
+    output: Option<&Path>,
+    out_dir: Option<&Path>,
+    table: TableChoice,
+) -> Result<()> {
+    let all: [&Table; 4] = [&aggs.parties, &aggs.dyads, &aggs.documents, &aggs.dates];
+    if let Some(dir) = out_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Write(dir.to_path_buf(), e))?;
+        if format == Format::Xlsx {
+            let tables: Vec<Table> = all.iter().map(|t| (*t).clone()).collect();
+            return write_workbook(&dir.join("aggregates.xlsx"), &tables);
+        }
+        let ext = if format == Format::Csv { "csv" } else { "jsonl" };
+        for t in all {
+            write_table(t, format, Some(&dir.join(format!("{}.{ext}", t.name))))?;
+        }
+        return Ok(());
+    }
+    if format == Format::Xlsx {
+        let tables: Vec<Table> = all.iter().map(|t| (*t).clone()).collect();
+        let path = output.ok_or_else(|| Error::Usage("XLSX needs an output file: add -o FILE.xlsx".into()))?;
+        return write_workbook(path, &tables);
+    }
+    let chosen = match table {
+        TableChoice::Parties => &aggs.parties,
+        TableChoice::Dyads => &aggs.dyads,
+        TableChoice::Documents => &aggs.documents,
+        TableChoice::Dates => &aggs.dates,
+    };
+    write_table(chosen, format, output)
+}
+
+/// The dictionary as a table, for `partyline parties`.
+pub fn parties_table(gazetteer: &Gazetteer) -> Table {
+    use crate::export::Cell;
+    let columns = ["id", "name", "kind", "aliases", "capitals", "demonyms", "members"].map(String::from).to_vec();
+    let rows = gazetteer
+        .parties()
+        .iter()
+        .map(|p| {
+            vec![
+                Cell::Str(p.id.clone()),
+                Cell::Str(p.name.clone()),
+                Cell::Str(p.kind.clone()),
+                Cell::List(p.aliases.clone()),
+                Cell::List(p.capitals.clone()),
+                Cell::List(p.demonyms.clone()),
+                Cell::List(p.members.clone()),
+            ]
+        })
+        .collect();
+    Table { name: "parties".into(), columns, rows }
+}
