@@ -63,8 +63,19 @@ pub struct Problem {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PartyFile {
+    /// Phrases that contain an alias but name no party ("Latin America", "National
+    /// Security Council"); they are matched, longest-first, and dropped.
+    #[serde(default)]
+    stop: Vec<String>,
     #[serde(default)]
     party: Vec<PartyEntry>,
+}
+
+/// A parsed parties file: its parties and its stop phrases.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PartySet {
+    pub parties: Vec<Party>,
+    pub stops: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -95,7 +106,7 @@ fn valid_id(id: &str) -> bool {
 
 /// Parses a parties file and checks it. Returns the parties (in file order) and every
 /// problem found; the parties are usable only when no problem is an error.
-pub fn parse_parties(src: &str) -> (Vec<Party>, Vec<Problem>) {
+pub fn parse_parties(src: &str) -> (PartySet, Vec<Problem>) {
     let mut problems = Vec::new();
     let file: PartyFile = match toml::from_str(src) {
         Ok(f) => f,
@@ -103,9 +114,10 @@ pub fn parse_parties(src: &str) -> (Vec<Party>, Vec<Problem>) {
             let line = e.span().map(|s| line_of(src, s.start));
             let message = format!("invalid TOML: {}", e.message().trim());
             problems.push(Problem { line, message, is_error: true });
-            return (Vec::new(), problems);
+            return (PartySet::default(), problems);
         }
     };
+    let stops = file.stop.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     let mut parties = Vec::new();
     let mut id_lines: HashMap<String, u64> = HashMap::new();
     // alias -> (party id, line)
@@ -173,7 +185,7 @@ pub fn parse_parties(src: &str) -> (Vec<Party>, Vec<Problem>) {
             members: entry.members.iter().map(|m| m.get_ref().trim().to_string()).collect(),
         });
     }
-    (parties, problems)
+    (PartySet { parties, stops }, problems)
 }
 
 /// The party dictionary with its compiled matcher.
@@ -182,56 +194,66 @@ pub struct Gazetteer {
     parties: Vec<Party>,
     by_id: HashMap<String, usize>,
     automaton: AhoCorasick,
-    /// Pattern index -> (party index, alias kind).
-    patterns: Vec<(usize, AliasKind)>,
+    /// Pattern index -> (party index, alias kind); stop phrases have no party.
+    patterns: Vec<Option<(usize, AliasKind)>>,
 }
 
 impl Gazetteer {
     /// The built-in gazetteer alone.
     pub fn builtin() -> Result<Self> {
-        let (parties, problems) = parse_parties(BUILTIN_TOML);
+        let (set, problems) = parse_parties(BUILTIN_TOML);
         if let Some(p) = problems.iter().find(|p| p.is_error) {
             return Err(Error::Other(format!("built-in gazetteer line {:?}: {}", p.line, p.message)));
         }
-        Self::from_parties(parties)
+        Self::from_set(set)
     }
 
     /// The built-in gazetteer with a user's parties file on top: a user party with a
     /// built-in id replaces it, and an alias the user gives to a party is taken away from
     /// any built-in party that had it (the user knows their corpus).
     pub fn with_user_file(path: Option<&Path>) -> Result<Self> {
-        let (mut parties, problems) = parse_parties(BUILTIN_TOML);
+        let (builtin, problems) = parse_parties(BUILTIN_TOML);
         if let Some(p) = problems.iter().find(|p| p.is_error) {
             return Err(Error::Other(format!("built-in gazetteer line {:?}: {}", p.line, p.message)));
         }
         let Some(path) = path else {
-            return Self::from_parties(parties);
+            return Self::from_set(builtin);
         };
-        let user = load_user_file(path)?;
-        let user_aliases: std::collections::HashSet<&str> = user
+        let PartySet { mut parties, mut stops } = builtin;
+        let user_set = load_user_file(path)?;
+        let user = user_set.parties;
+        let user_aliases: std::collections::HashSet<String> = user
             .iter()
             .flat_map(|p| p.aliases.iter().chain(&p.capitals).chain(&p.demonyms))
-            .map(String::as_str)
+            .cloned()
             .collect();
         let user_ids: std::collections::HashSet<&str> = user.iter().map(|p| p.id.as_str()).collect();
         parties.retain(|p| !user_ids.contains(p.id.as_str()));
+        drop(user_ids);
         for p in &mut parties {
-            p.aliases.retain(|a| !user_aliases.contains(a.as_str()));
-            p.capitals.retain(|a| !user_aliases.contains(a.as_str()));
-            p.demonyms.retain(|a| !user_aliases.contains(a.as_str()));
+            p.aliases.retain(|a| !user_aliases.contains(a));
+            p.capitals.retain(|a| !user_aliases.contains(a));
+            p.demonyms.retain(|a| !user_aliases.contains(a));
         }
         parties.extend(user);
-        Self::from_parties(parties)
+        stops.retain(|s| !user_aliases.contains(s));
+        stops.extend(user_set.stops);
+        Self::from_set(PartySet { parties, stops })
     }
 
-    fn from_parties(parties: Vec<Party>) -> Result<Self> {
+    fn from_set(set: PartySet) -> Result<Self> {
+        let PartySet { parties, stops } = set;
         let mut strings = Vec::new();
         let mut patterns = Vec::new();
+        for s in stops {
+            strings.push(s);
+            patterns.push(None);
+        }
         for (i, p) in parties.iter().enumerate() {
             for (list, kind) in [(&p.aliases, AliasKind::Name), (&p.capitals, AliasKind::Capital), (&p.demonyms, AliasKind::Demonym)] {
                 for a in list {
                     strings.push(a.clone());
-                    patterns.push((i, kind));
+                    patterns.push(Some((i, kind)));
                 }
             }
         }
@@ -271,9 +293,10 @@ impl Gazetteer {
             if s < covered {
                 continue;
             }
-            let (party, kind) = self.patterns[pat];
-            out.push(Mention { party, start: s, end: e, kind, possessive: is_possessive(text, e) });
             covered = e;
+            if let Some((party, kind)) = self.patterns[pat] {
+                out.push(Mention { party, start: s, end: e, kind, possessive: is_possessive(text, e) });
+            }
         }
         out
     }
@@ -304,7 +327,7 @@ fn is_possessive(text: &str, end: usize) -> bool {
 }
 
 /// Reads and checks a user's parties file; any error names the file and line.
-pub fn load_user_file(path: &Path) -> Result<Vec<Party>> {
+pub fn load_user_file(path: &Path) -> Result<PartySet> {
     let src = std::fs::read_to_string(path).map_err(|e| Error::Io(path.to_path_buf(), e))?;
     let (parties, problems) = parse_parties(&src);
     if let Some(p) = problems.iter().find(|p| p.is_error) {
@@ -326,6 +349,8 @@ mod tests {
     use super::*;
 
     const USER: &str = r#"
+stop = ["Afghanistan Cricket Board"]
+
 [[party]]
 id = "TTP"
 name = "Tehrik-i-Taliban Pakistan"
@@ -345,9 +370,9 @@ demonyms = ["Pakistani"]
 "#;
 
     fn gaz(src: &str) -> Gazetteer {
-        let (parties, problems) = parse_parties(src);
+        let (set, problems) = parse_parties(src);
         assert!(problems.iter().all(|p| !p.is_error), "{problems:?}");
-        Gazetteer::from_parties(parties).unwrap()
+        Gazetteer::from_set(set).unwrap()
     }
 
     fn ids(g: &Gazetteer, text: &str) -> Vec<String> {
@@ -358,6 +383,12 @@ demonyms = ["Pakistani"]
     fn longest_match_wins() {
         let g = gaz(USER);
         assert_eq!(ids(&g, "attacks by the Tehrik-i-Taliban Pakistan (TTP)."), ["TTP", "TTP"]);
+    }
+
+    #[test]
+    fn stop_phrases_name_no_party() {
+        let g = gaz(USER);
+        assert_eq!(ids(&g, "the Afghanistan Cricket Board and Afghanistan"), ["AFG"]);
     }
 
     #[test]
@@ -378,7 +409,7 @@ demonyms = ["Pakistani"]
     #[test]
     fn problems_carry_lines() {
         let src = "[[party]]\nid = \"AAA\"\naliases = [\"X\"]\n[[party]]\nid = \"BBB\"\naliases = [\"X\"]\n";
-        let (_, problems) = parse_parties(src);
+        let (_, problems) = parse_parties(&src);
         let errors: Vec<_> = problems.iter().filter(|p| p.is_error).collect();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, Some(6));
