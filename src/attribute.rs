@@ -202,7 +202,23 @@ pub struct Attributed {
 pub struct Context {
     last_speakers: Vec<usize>,
     prev_quote_speakers: Option<Vec<usize>>,
+    /// People introduced with their party ("Dominican President Luis Abinader"), by
+    /// surname, so later "Abinader said" speaks for the Dominican Republic.
+    people: HashMap<String, usize>,
 }
+
+/// Title words that introduce a person's name ("Foreign Minister", "Col.").
+const TITLE_WORDS: &[&str] = &[
+    "president", "minister", "foreign", "prime", "spokesman", "spokeswoman", "spokesperson",
+    "envoy", "ambassador", "general", "gen", "colonel", "col", "captain", "capt", "lt",
+    "lieutenant", "major", "maj", "commander", "chief", "secretary", "special", "deputy",
+    "interior", "defence", "defense", "army", "military", "government", "cabinet", "king",
+    "emir", "prince", "sheikh", "leader", "premier", "chancellor", "senator", "governor",
+    "negotiator", "representative", "mediator", "counterpart", "adviser", "advisor",
+    "director", "head", "vice", "top", "senior", "security", "national", "state", "junta",
+    "rebel", "separatist", "official", "diplomat", "mr", "mrs", "ms", "dr", "admiral",
+    "marshal", "brigadier", "sergeant",
+];
 
 struct Sentence<'a> {
     toks: Vec<Token<'a>>,
@@ -357,15 +373,23 @@ impl<'a> Sentence<'a> {
 /// What the leftward subject search found.
 enum Subject {
     Parties(Vec<usize>, bool),
-    Pronoun,
+    /// A known person: the party they speak for.
+    Person(usize),
+    /// A pronoun or a generic speaker ("the ministry", "Officials", "Government spokesman
+    /// X"); `trailing` when it sits in a tag after the clause ("..., the ministry said").
+    Pronoun { trailing: bool },
     Nothing,
 }
 
-fn find_subject(s: &Sentence, verb: usize, ambiguous: bool) -> Subject {
+fn is_capitalised(t: &Token) -> bool {
+    t.kind == Tok::Word && t.mention.is_none() && t.text.chars().next().is_some_and(char::is_uppercase)
+}
+
+fn find_subject(s: &Sentence, verb: usize, ambiguous: bool, ctx: &Context) -> Subject {
     let mut j = verb;
     let mut steps = 0;
     let mut only_between = true;
-    while j > 0 && steps < 16 {
+    while j > 0 && steps < 24 {
         j -= 1;
         steps += 1;
         let t = &s.toks[j];
@@ -392,28 +416,163 @@ fn find_subject(s: &Sentence, verb: usize, ambiguous: bool) -> Subject {
             }
             if t.text == "," {
                 only_between = false;
-                continue;
             }
             continue;
         }
+        let trailing = j > 0 && matches!(s.toks[j - 1].text, "," | "”" | "\"" | "’");
+        if only_between && is_capitalised(t) && !BETWEEN.contains(&w) {
+            // A person right before the verb: known from earlier sentences, or generic.
+            if let Some(&party) = ctx.people.get(t.text) {
+                return Subject::Person(party);
+            }
+            let mut k = j;
+            while k > 0 && is_capitalised(&s.toks[k - 1]) && !TITLE_WORDS.contains(&s.toks[k - 1].lower.as_str()) {
+                k -= 1;
+            }
+            let titled = k > 0 && TITLE_WORDS.contains(&s.toks[k - 1].lower.as_str());
+            if titled {
+                let start = (0..k).rev().take_while(|&i| TITLE_WORDS.contains(&s.toks[i].lower.as_str())).last().unwrap_or(k);
+                let trailing = start > 0 && matches!(s.toks[start - 1].text, "," | "”" | "\"" | "’");
+                if start > 0 && s.toks[start - 1].mention.is_some() {
+                    j = start;
+                    continue;
+                }
+                return Subject::Pronoun { trailing };
+            }
+            if k < j || j == 0 || trailing {
+                // "Abinader said", "Erik Solheim said": an unknown person speaks for the
+                // party in focus.
+                let trailing = k > 0 && matches!(s.toks[k - 1].text, "," | "”" | "\"" | "’");
+                return Subject::Pronoun { trailing };
+            }
+        }
         if PRONOUNS.contains(&w) && (only_between || w != "it") {
             // "It" only counts right before the verb ("It said ..."), never "it" far left.
-            return if w == "it" && !only_between { Subject::Nothing } else { Subject::Pronoun };
+            return if w == "it" && !only_between { Subject::Nothing } else { Subject::Pronoun { trailing } };
         }
-        if w == "the" && s.toks.get(j + 1).is_some_and(|n| OFFICE_NOUNS.contains(&n.lower.as_str())) {
-            return Subject::Pronoun;
+        if w == "the" && only_between && s.toks.get(j + 1).is_some_and(|n| OFFICE_NOUNS.contains(&n.lower.as_str())) {
+            return Subject::Pronoun { trailing };
         }
-        if CLAUSE_STOPS.contains(&w) || w == "which" && false {
+        if only_between && OFFICE_NOUNS.contains(&w) && (j == 0 || trailing) {
+            // "Officials said ...", "..., officials said."
+            return Subject::Pronoun { trailing };
+        }
+        if CLAUSE_STOPS.contains(&w) {
             break;
         }
         if ambiguous && !(BETWEEN.contains(&w) || w.ends_with("ly")) {
             break;
         }
-        if !(BETWEEN.contains(&w) || w.ends_with("ly")) {
+        if !(BETWEEN.contains(&w) || w.ends_with("ly") || OFFICE_NOUNS.contains(&w) || TITLE_WORDS.contains(&w)) {
             only_between = false;
         }
     }
     Subject::Nothing
+}
+
+/// Learns "Dominican President Luis Abinader" and "Erik Solheim, Norway's envoy".
+fn register_people(s: &Sentence, ctx: &mut Context) {
+    for (mi, m) in s.mentions.iter().enumerate() {
+        if s.mention_toks[mi].0 == usize::MAX {
+            continue;
+        }
+        // Party, then titles, then capitalised name words.
+        let mut j = s.after_mention(mi);
+        let mut titles = 0;
+        while s.toks.get(j).is_some_and(|t| t.kind == Tok::Word && TITLE_WORDS.contains(&t.lower.as_str()) || t.text == ".") {
+            titles += usize::from(s.toks[j].kind == Tok::Word);
+            j += 1;
+        }
+        let mut last_name = None;
+        while s.toks.get(j).is_some_and(is_capitalised) {
+            last_name = Some(j);
+            j += 1;
+        }
+        if titles > 0 {
+            if let Some(n) = last_name {
+                ctx.people.insert(s.toks[n].text.to_string(), m.party);
+            }
+        }
+        // Name, then ", the/Party's ... title".
+        let (first, _) = s.mention_toks[mi];
+        let mut k = first;
+        if k > 0 && s.word(k - 1) == "the" {
+            k -= 1;
+        }
+        if k >= 2 && s.toks[k - 1].text == "," && is_capitalised(&s.toks[k - 2]) && (m.possessive || s.heads_office(mi)) {
+            ctx.people.insert(s.toks[k - 2].text.to_string(), m.party);
+        }
+    }
+}
+
+/// Words after which a sentence-initial party is not the subject of a verb.
+const NOT_A_VERB: &[&str] = &[
+    "and", "or", "of", "in", "on", "at", "with", "between", "from", "for", "by", "as", "than",
+    "is", "are", "was", "were", "'s", "’s", "nor", "but", "has", "have", "had",
+];
+
+/// Dateline and opening phrases that come before a sentence's subject.
+const OPENERS: &[&str] = &[
+    "on", "in", "at", "during", "after", "earlier", "later", "meanwhile", "however", "last",
+    "this", "by", "despite", "separately", "also", "instead", "since", "for", "until", "over",
+    "following", "amid", "with", "under", "as", "yesterday", "today", "now", "still", "then",
+];
+
+/// The subject of the main clause when it is a party: "Sri Lanka formally notified
+/// Norway ...", "Dominican Republic to shut borders" (headline). The guide counts a party's
+/// deliberate act as its position.
+fn initial_subject(s: &Sentence) -> Option<Vec<usize>> {
+    let n = s.toks.len();
+    let mut i = 0;
+    // Dateline: "COLOMBO, Jan 3 (Reuters) -".
+    if let Some(d) = (0..n.min(14)).find(|&k| matches!(s.toks[k].text, "-" | "—" | "–")) {
+        let head_is_dateline = (0..d).all(|k| {
+            let t = &s.toks[k];
+            t.kind == Tok::Punct || t.text.chars().all(|c| !c.is_lowercase()) || t.text.len() <= 4 || t.text == "Reuters"
+        });
+        if head_is_dateline && d > 0 && s.toks[0].text.chars().all(|c| !c.is_lowercase()) {
+            i = d + 1;
+        }
+    }
+    // An opening phrase up to its comma: "On Monday,", "In a statement,".
+    if s.toks.get(i).is_some_and(|t| OPENERS.contains(&t.lower.as_str())) {
+        if let Some(c) = (i..n.min(i + 10)).find(|&k| s.toks[k].text == ",") {
+            i = c + 1;
+        }
+    }
+    while s.word(i) == "the" {
+        i += 1;
+    }
+    let mi = s.toks.get(i)?.mention?;
+    if !s.can_speak(mi) || s.is_locative(mi) {
+        return None;
+    }
+    if s.mentions[mi].possessive && !s.heads_office(mi) {
+        return None;
+    }
+    let group = s.coordinated_right(mi);
+    let mut j = s.after_mention(*group.last()?);
+    // Skip the rest of the noun phrase: offices, titles, names, adverbs, an appositive.
+    loop {
+        let Some(t) = s.toks.get(j) else { return None };
+        let w = t.lower.as_str();
+        if t.kind == Tok::Word && (OFFICE_NOUNS.contains(&w) || TITLE_WORDS.contains(&w) || is_capitalised(t) || BETWEEN.contains(&w) || w.ends_with("ly")) && !NOT_A_VERB.contains(&w) {
+            j += 1;
+            continue;
+        }
+        if t.text == "," && matches!(s.word(j + 1), "which" | "who") {
+            j = (j + 2..n).find(|&k| s.toks[k].text == ",")? + 1;
+            continue;
+        }
+        break;
+    }
+    let t = s.toks.get(j)?;
+    let w = t.lower.as_str();
+    if t.kind != Tok::Word || t.mention.is_some() || !t.text.chars().next().is_some_and(char::is_lowercase) || NOT_A_VERB.contains(&w) {
+        // "has/have/had" were skipped above as auxiliaries; a bare copula is not an act.
+        return None;
+    }
+    Some(group)
 }
 
 /// Inverted speech tags: `"...," said Kenya's foreign minister`.
@@ -491,6 +650,7 @@ fn light_verb_with_noun(s: &Sentence, verb: usize, lex: &Lexicon) -> bool {
 pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Attributed {
     let lex = Lexicon::get();
     let s = Sentence::new(text, gaz);
+    register_people(&s, ctx);
     let mut speakers: Vec<usize> = Vec::new();
     let mut speaker_mentions: Vec<usize> = Vec::new();
     let mut attribution = Attribution::None;
@@ -549,7 +709,7 @@ pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Att
                         if s.can_speak(mi) {
                             push(&s.coordinated_right(mi), &mut speakers, &mut speaker_mentions);
                             attribution = Attribution::Verb;
-                            if let Subject::Parties(subj, _) = find_subject(&s, k, false) {
+                            if let Subject::Parties(subj, _) = find_subject(&s, k, false, ctx) {
                                 passive_subject = subj;
                             }
                             continue;
@@ -558,16 +718,30 @@ pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Att
                 }
                 continue;
             }
-            match find_subject(&s, k, ambiguous) {
+            match find_subject(&s, k, ambiguous, ctx) {
                 Subject::Parties(group, possessive) => {
                     push(&group, &mut speakers, &mut speaker_mentions);
                     attribution = if possessive { Attribution::Possessive } else { Attribution::Verb };
                 }
-                Subject::Pronoun if !ctx.last_speakers.is_empty() => {
-                    speakers = ctx.last_speakers.clone();
-                    attribution = Attribution::Pronoun;
+                Subject::Person(party) => {
+                    speakers = vec![party];
+                    attribution = Attribution::Verb;
                 }
-                Subject::Pronoun => {}
+                Subject::Pronoun { trailing } => {
+                    // "X will close its borders, President Y said": the clause's subject
+                    // speaks; otherwise the last speaking party does.
+                    match initial_subject(&s).filter(|_| trailing) {
+                        Some(group) => {
+                            push(&group, &mut speakers, &mut speaker_mentions);
+                            attribution = Attribution::Verb;
+                        }
+                        None if !ctx.last_speakers.is_empty() => {
+                            speakers = ctx.last_speakers.clone();
+                            attribution = Attribution::Pronoun;
+                        }
+                        None => {}
+                    }
+                }
                 Subject::Nothing => {
                     if let Some((group, possessive)) = find_inverted_subject(&s, k) {
                         push(&group, &mut speakers, &mut speaker_mentions);
@@ -585,6 +759,12 @@ pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Att
         }
     }
 
+    if speakers.is_empty() {
+        if let Some(group) = initial_subject(&s) {
+            push(&group, &mut speakers, &mut speaker_mentions);
+            attribution = Attribution::Verb;
+        }
+    }
     let starts_quoted = text.trim_start().starts_with(['"', '“', '‘']);
     if speakers.is_empty() && starts_quoted {
         if let Some(prev) = &ctx.prev_quote_speakers {
