@@ -34,12 +34,22 @@ impl Weights {
     pub fn parse(s: &str) -> std::result::Result<Weights, String> {
         let mut w = Weights::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, value) = part.split_once('=').ok_or_else(|| format!("expected STANCE=NUMBER, got {part:?}"))?;
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("expected STANCE=NUMBER, got {part:?}"))?;
             let i = STANCES
                 .iter()
                 .position(|s| *s == name.trim())
-                .ok_or_else(|| format!("unknown stance {name:?} (expected one of {})", STANCES.join(", ")))?;
-            w.0[i] = value.trim().parse().map_err(|_| format!("weight for {name} is not a number: {value:?}"))?;
+                .ok_or_else(|| {
+                    format!(
+                        "unknown stance {name:?} (expected one of {})",
+                        STANCES.join(", ")
+                    )
+                })?;
+            w.0[i] = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("weight for {name} is not a number: {value:?}"))?;
         }
         Ok(w)
     }
@@ -88,7 +98,12 @@ pub struct AggregateOptions {
 
 impl Default for AggregateOptions {
     fn default() -> Self {
-        AggregateOptions { weights: Weights::default(), period: Period::Day, bootstrap: 1000, seed: 42 }
+        AggregateOptions {
+            weights: Weights::default(),
+            period: Period::Day,
+            bootstrap: 1000,
+            seed: 42,
+        }
     }
 }
 
@@ -195,8 +210,8 @@ fn estimate(clusters: &[Sums], probs: &[[f64; 4]], opts: &AggregateOptions, key:
                 s.merge(&clusters[rng.below(clusters.len())]);
             }
             if s.n > 0.0 {
-                for i in 0..4 {
-                    shares[i].push(s.stance[i] / s.n);
+                for (share, count) in shares.iter_mut().zip(s.stance) {
+                    share.push(count / s.n);
                 }
                 nets.push(s.weight / s.n);
             }
@@ -223,7 +238,13 @@ fn estimate(clusters: &[Sums], probs: &[[f64; 4]], opts: &AggregateOptions, key:
         }
         m
     });
-    Estimate { total, clusters: clusters.len(), share_ci, net_ci, mean_probs }
+    Estimate {
+        total,
+        clusters: clusters.len(),
+        share_ci,
+        net_ci,
+        mean_probs,
+    }
 }
 
 /// The columns every aggregate table shares after its key columns.
@@ -233,7 +254,11 @@ fn stat_columns() -> Vec<String> {
         cols.push(format!("count_{s}"));
     }
     for s in STANCES {
-        cols.extend([format!("share_{s}"), format!("share_{s}_low"), format!("share_{s}_high")]);
+        cols.extend([
+            format!("share_{s}"),
+            format!("share_{s}_low"),
+            format!("share_{s}_high"),
+        ]);
     }
     for s in STANCES {
         cols.push(format!("mean_p_{s}"));
@@ -241,7 +266,11 @@ fn stat_columns() -> Vec<String> {
     for s in SENTIMENTS {
         cols.push(format!("share_sentiment_{s}"));
     }
-    cols.extend(["net_score".to_string(), "net_score_low".to_string(), "net_score_high".to_string()]);
+    cols.extend([
+        "net_score".to_string(),
+        "net_score_low".to_string(),
+        "net_score_high".to_string(),
+    ]);
     cols
 }
 
@@ -252,51 +281,99 @@ fn stat_cells(e: &Estimate, docs: usize) -> Vec<Cell> {
         out.push(Cell::Int(t.stance[i] as i64));
     }
     for i in 0..4 {
-        out.extend([Cell::Num(t.stance[i] / t.n), Cell::Num(e.share_ci[i].0), Cell::Num(e.share_ci[i].1)]);
+        out.extend([
+            Cell::Num(t.stance[i] / t.n),
+            Cell::Num(e.share_ci[i].0),
+            Cell::Num(e.share_ci[i].1),
+        ]);
     }
     for i in 0..4 {
         out.push(e.mean_probs.map_or(Cell::Empty, |m| Cell::Num(m[i])));
     }
     for i in 0..3 {
-        out.push(if t.n_sentiment > 0.0 { Cell::Num(t.sentiment[i] / t.n_sentiment) } else { Cell::Empty });
+        out.push(if t.n_sentiment > 0.0 {
+            Cell::Num(t.sentiment[i] / t.n_sentiment)
+        } else {
+            Cell::Empty
+        });
     }
-    out.extend([Cell::Num(t.weight / t.n), Cell::Num(e.net_ci.0), Cell::Num(e.net_ci.1)]);
+    out.extend([
+        Cell::Num(t.weight / t.n),
+        Cell::Num(e.net_ci.0),
+        Cell::Num(e.net_ci.1),
+    ]);
     let _ = e.clusters;
     out
 }
 
+/// One group's observations: sums per document, sums per sentence, stance probabilities.
+#[derive(Default)]
+struct GroupData {
+    per_doc: BTreeMap<usize, Sums>,
+    per_sentence: Vec<Sums>,
+    probs: Vec<[f64; 4]>,
+}
+
 /// Groups observations and builds one table.
 struct Grouper {
-    /// key -> (doc -> sums over that doc's sentences), plus per-sentence sums and probs.
-    groups: BTreeMap<Vec<String>, (BTreeMap<usize, Sums>, Vec<Sums>, Vec<[f64; 4]>)>,
+    groups: BTreeMap<Vec<String>, GroupData>,
 }
 
 impl Grouper {
     fn new() -> Self {
-        Grouper { groups: BTreeMap::new() }
+        Grouper {
+            groups: BTreeMap::new(),
+        }
     }
     fn add(&mut self, key: Vec<String>, o: &Obs, w: &Weights) {
         let entry = self.groups.entry(key).or_default();
-        entry.0.entry(o.doc).or_default().add(o, w);
+        entry.per_doc.entry(o.doc).or_default().add(o, w);
         let mut one = Sums::default();
         one.add(o, w);
-        entry.1.push(one);
+        entry.per_sentence.push(one);
         if let Some(p) = o.probs {
-            entry.2.push(p);
+            entry.probs.push(p);
         }
     }
-    fn table(self, name: &str, key_columns: &[&str], by_sentence: bool, opts: &AggregateOptions) -> Table {
+    fn table(
+        self,
+        name: &str,
+        key_columns: &[&str],
+        by_sentence: bool,
+        opts: &AggregateOptions,
+    ) -> Table {
         let mut columns: Vec<String> = key_columns.iter().map(|s| s.to_string()).collect();
         columns.extend(stat_columns());
         let mut rows = Vec::new();
-        for (key, (per_doc, per_sentence, probs)) in self.groups {
-            let clusters: Vec<Sums> = if by_sentence { per_sentence } else { per_doc.values().cloned().collect() };
-            let e = estimate(&clusters, &probs, opts, &format!("{name}\u{1f}{}", key.join("\u{1f}")));
+        for (
+            key,
+            GroupData {
+                per_doc,
+                per_sentence,
+                probs,
+            },
+        ) in self.groups
+        {
+            let clusters: Vec<Sums> = if by_sentence {
+                per_sentence
+            } else {
+                per_doc.values().cloned().collect()
+            };
+            let e = estimate(
+                &clusters,
+                &probs,
+                opts,
+                &format!("{name}\u{1f}{}", key.join("\u{1f}")),
+            );
             let mut row: Vec<Cell> = key.into_iter().map(Cell::Str).collect();
             row.extend(stat_cells(&e, per_doc.len()));
             rows.push(row);
         }
-        Table { name: name.into(), columns, rows }
+        Table {
+            name: name.into(),
+            columns,
+            rows,
+        }
     }
 }
 
@@ -330,7 +407,11 @@ pub fn aggregate(records: &[SentenceRecord], opts: &AggregateOptions) -> Aggrega
     let mut summary = Summary::default();
     let mut doc_meta: HashMap<usize, &Meta> = HashMap::new();
     for r in records {
-        let Some(stance) = r.stance.as_deref().and_then(|s| STANCES.iter().position(|x| *x == s)) else {
+        let Some(stance) = r
+            .stance
+            .as_deref()
+            .and_then(|s| STANCES.iter().position(|x| *x == s))
+        else {
             continue;
         };
         let next = doc_index.len();
@@ -339,7 +420,10 @@ pub fn aggregate(records: &[SentenceRecord], opts: &AggregateOptions) -> Aggrega
         let o = Obs {
             doc,
             stance,
-            sentiment: r.sentiment.as_deref().and_then(|s| SENTIMENTS.iter().position(|x| *x == s)),
+            sentiment: r
+                .sentiment
+                .as_deref()
+                .and_then(|s| SENTIMENTS.iter().position(|x| *x == s)),
             probs: r.stance_probs(),
         };
         summary.sentences += 1;
@@ -372,13 +456,21 @@ pub fn aggregate(records: &[SentenceRecord], opts: &AggregateOptions) -> Aggrega
     // Documents carry their date and title so the table reads on its own.
     let by_id: HashMap<usize, &str> = doc_index.iter().map(|(k, v)| (*v, *k)).collect();
     let meta_of: HashMap<&str, &Meta> = doc_meta.iter().map(|(d, m)| (by_id[d], *m)).collect();
-    documents.columns.splice(1..1, ["date".to_string(), "title".to_string()]);
+    documents
+        .columns
+        .splice(1..1, ["date".to_string(), "title".to_string()]);
     for row in &mut documents.rows {
         let meta = match &row[0] {
             Cell::Str(d) => meta_of.get(d.as_str()).copied(),
             _ => None,
         };
-        row.splice(1..1, [Cell::from(meta.and_then(|m| m.date.clone())), Cell::from(meta.and_then(|m| m.title.clone()))]);
+        row.splice(
+            1..1,
+            [
+                Cell::from(meta.and_then(|m| m.date.clone())),
+                Cell::from(meta.and_then(|m| m.title.clone())),
+            ],
+        );
     }
     Aggregates {
         parties: parties.table("parties", &["party"], false, opts),
@@ -392,25 +484,40 @@ pub fn aggregate(records: &[SentenceRecord], opts: &AggregateOptions) -> Aggrega
 /// Checks a record's labels; the message names what is wrong.
 fn check_labels(r: &SentenceRecord) -> std::result::Result<(), String> {
     match r.stance.as_deref() {
-        None => return Err("record has no \"stance\" (aggregate needs records from `score` or hand-coded ones)".into()),
+        None => return Err(
+            "record has no \"stance\" (aggregate needs records from `score` or hand-coded ones)"
+                .into(),
+        ),
         Some(s) if !STANCES.contains(&s) => {
-            return Err(format!("unknown stance {s:?} (expected one of {})", STANCES.join(", ")));
+            return Err(format!(
+                "unknown stance {s:?} (expected one of {})",
+                STANCES.join(", ")
+            ));
         }
         _ => {}
     }
-    if let Some(s) = r.sentiment.as_deref() {
-        if !SENTIMENTS.contains(&s) {
-            return Err(format!("unknown sentiment {s:?} (expected one of {})", SENTIMENTS.join(", ")));
-        }
+    if let Some(s) = r.sentiment.as_deref()
+        && !SENTIMENTS.contains(&s)
+    {
+        return Err(format!(
+            "unknown sentiment {s:?} (expected one of {})",
+            SENTIMENTS.join(", ")
+        ));
     }
     Ok(())
 }
 
 /// Reads sentence records (JSONL, or CSV as `attribute`/`score` write it) for aggregation.
 /// A bad record stops with its file and line, or is skipped and counted with `skip_bad`.
-pub fn read_records(path: &Path, skip_bad: bool, skipped: &mut usize) -> Result<Vec<SentenceRecord>> {
+pub fn read_records(
+    path: &Path,
+    skip_bad: bool,
+    skipped: &mut usize,
+) -> Result<Vec<SentenceRecord>> {
     let file = std::fs::File::open(path).map_err(|e| Error::Io(path.to_path_buf(), e))?;
-    let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let mut out = Vec::new();
     let mut handle = |line: u64, r: std::result::Result<SentenceRecord, String>| -> Result<()> {
         match r.and_then(|rec| check_labels(&rec).map(|_| rec)) {
@@ -429,7 +536,10 @@ pub fn read_records(path: &Path, skip_bad: bool, skipped: &mut usize) -> Result<
     };
     if is_csv {
         let mut rdr = csv::Reader::from_reader(file);
-        let headers = rdr.headers().map_err(|e| Error::data(Location::line(path, 1), format!("bad CSV header: {e}")))?.clone();
+        let headers = rdr
+            .headers()
+            .map_err(|e| Error::data(Location::line(path, 1), format!("bad CSV header: {e}")))?
+            .clone();
         for row in rdr.records() {
             match row {
                 Ok(row) => {
@@ -449,30 +559,66 @@ pub fn read_records(path: &Path, skip_bad: bool, skipped: &mut usize) -> Result<
             let text = match std::str::from_utf8(&line) {
                 Ok(t) => t,
                 Err(e) => {
-                    handle(i as u64 + 1, Err(format!("invalid UTF-8 at byte {} of the line", e.valid_up_to())))?;
+                    handle(
+                        i as u64 + 1,
+                        Err(format!(
+                            "invalid UTF-8 at byte {} of the line",
+                            e.valid_up_to()
+                        )),
+                    )?;
                     continue;
                 }
             };
             if text.trim().is_empty() {
                 continue;
             }
-            handle(i as u64 + 1, serde_json::from_str(text).map_err(|e| format!("malformed record: {e}")))?;
+            handle(
+                i as u64 + 1,
+                serde_json::from_str(text).map_err(|e| format!("malformed record: {e}")),
+            )?;
         }
     }
     Ok(out)
 }
 
-fn record_from_csv(headers: &csv::StringRecord, row: &csv::StringRecord) -> std::result::Result<SentenceRecord, String> {
-    let get = |name: &str| headers.iter().position(|h| h == name).and_then(|i| row.get(i)).filter(|s| !s.is_empty());
-    let list = |name: &str| get(name).map(|s| s.split(';').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()).unwrap_or_default();
+fn record_from_csv(
+    headers: &csv::StringRecord,
+    row: &csv::StringRecord,
+) -> std::result::Result<SentenceRecord, String> {
+    let get = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .and_then(|i| row.get(i))
+            .filter(|s| !s.is_empty())
+    };
+    let list = |name: &str| {
+        get(name)
+            .map(|s| {
+                s.split(';')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let num = |name: &str| -> std::result::Result<Option<f64>, String> {
-        get(name).map(|s| s.parse::<f64>().map_err(|_| format!("column {name} is not a number: {s:?}"))).transpose()
+        get(name)
+            .map(|s| {
+                s.parse::<f64>()
+                    .map_err(|_| format!("column {name} is not a number: {s:?}"))
+            })
+            .transpose()
     };
     let int = |name: &str| -> std::result::Result<usize, String> {
-        get(name).map_or(Ok(0), |s| s.parse::<usize>().map_err(|_| format!("column {name} is not a whole number: {s:?}")))
+        get(name).map_or(Ok(0), |s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("column {name} is not a whole number: {s:?}"))
+        })
     };
     let attribution = match get("attribution") {
-        Some(a) => serde_json::from_value::<Attribution>(serde_json::Value::String(a.into())).map_err(|_| format!("unknown attribution {a:?}"))?,
+        Some(a) => serde_json::from_value::<Attribution>(serde_json::Value::String(a.into()))
+            .map_err(|_| format!("unknown attribution {a:?}"))?,
         None => Attribution::None,
     };
     Ok(SentenceRecord {
@@ -493,7 +639,11 @@ fn record_from_csv(headers: &csv::StringRecord, row: &csv::StringRecord) -> std:
         p_positive: num("p_positive")?,
         p_negative: num("p_negative")?,
         p_neutral_sentiment: num("p_neutral_sentiment")?,
-        meta: Meta { title: get("title").map(str::to_string), date: get("date").map(str::to_string), source: get("source").map(str::to_string) },
+        meta: Meta {
+            title: get("title").map(str::to_string),
+            date: get("date").map(str::to_string),
+            source: get("source").map(str::to_string),
+        },
     })
 }
 
@@ -501,7 +651,13 @@ fn record_from_csv(headers: &csv::StringRecord, row: &csv::StringRecord) -> std:
 mod tests {
     use super::*;
 
-    fn rec(doc: &str, speakers: &[&str], targets: &[&str], stance: &str, date: Option<&str>) -> SentenceRecord {
+    fn rec(
+        doc: &str,
+        speakers: &[&str],
+        targets: &[&str],
+        stance: &str,
+        date: Option<&str>,
+    ) -> SentenceRecord {
         SentenceRecord {
             doc: doc.into(),
             text: "x".into(),
@@ -509,7 +665,10 @@ mod tests {
             targets: targets.iter().map(|s| s.to_string()).collect(),
             stance: Some(stance.into()),
             sentiment: Some("negative".into()),
-            meta: Meta { date: date.map(str::to_string), ..Default::default() },
+            meta: Meta {
+                date: date.map(str::to_string),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -521,48 +680,91 @@ mod tests {
     #[test]
     fn shares_net_score_and_two_speakers() {
         let records = vec![
-            rec("a", &["PAK", "AFG"], &["AFG", "PAK"], "accusatory", Some("2025-10-01")),
+            rec(
+                "a",
+                &["PAK", "AFG"],
+                &["AFG", "PAK"],
+                "accusatory",
+                Some("2025-10-01"),
+            ),
             rec("a", &["AFG"], &["PAK"], "threatening", Some("2025-10-01")),
             rec("b", &["AFG"], &[], "conciliatory", Some("2025-10-09")),
             rec("b", &[], &[], "neutral", None),
         ];
         let a = aggregate(&records, &AggregateOptions::default());
-        assert_eq!(a.summary, Summary { sentences: 4, documents: 2, attributed: 3, unattributed: 1, undated: 0 });
+        assert_eq!(
+            a.summary,
+            Summary {
+                sentences: 4,
+                documents: 2,
+                attributed: 3,
+                unattributed: 1,
+                undated: 0
+            }
+        );
         // parties sorted: AFG, PAK
         assert_eq!(col(&a.parties, 0, "party"), Cell::Str("AFG".into()));
         assert_eq!(col(&a.parties, 0, "sentences"), Cell::Int(3));
         assert_eq!(col(&a.parties, 0, "docs"), Cell::Int(2));
-        let Cell::Num(net) = col(&a.parties, 0, "net_score") else { panic!() };
+        let Cell::Num(net) = col(&a.parties, 0, "net_score") else {
+            panic!()
+        };
         assert!((net - (-2.0 - 6.0 + 3.5) / 3.0).abs() < 1e-12);
         assert_eq!(col(&a.parties, 1, "sentences"), Cell::Int(1));
         // dyads: AFG->PAK (2), PAK->AFG (1)
         assert_eq!(a.dyads.rows.len(), 2);
         assert_eq!(col(&a.dyads, 0, "sentences"), Cell::Int(2));
-        let Cell::Num(lo) = col(&a.parties, 0, "net_score_low") else { panic!() };
-        let Cell::Num(hi) = col(&a.parties, 0, "net_score_high") else { panic!() };
+        let Cell::Num(lo) = col(&a.parties, 0, "net_score_low") else {
+            panic!()
+        };
+        let Cell::Num(hi) = col(&a.parties, 0, "net_score_high") else {
+            panic!()
+        };
         assert!(lo <= net && net <= hi && lo < hi);
     }
 
     #[test]
     fn bootstrap_is_seeded() {
-        let records: Vec<_> = (0..200).map(|i| rec(&format!("d{}", (i * i) % 37), &["ETH"], &["ERI"], STANCES[(i * 7 / 3) % 4], None)).collect();
+        let records: Vec<_> = (0..200)
+            .map(|i| {
+                rec(
+                    &format!("d{}", (i * i) % 37),
+                    &["ETH"],
+                    &["ERI"],
+                    STANCES[(i * 7 / 3) % 4],
+                    None,
+                )
+            })
+            .collect();
         let a = aggregate(&records, &AggregateOptions::default());
         let b = aggregate(&records, &AggregateOptions::default());
         assert_eq!(a.parties, b.parties);
-        let c = aggregate(&records, &AggregateOptions { seed: 7, ..Default::default() });
+        let c = aggregate(
+            &records,
+            &AggregateOptions {
+                seed: 7,
+                ..Default::default()
+            },
+        );
         assert_ne!(a.parties, c.parties);
     }
 
     #[test]
     fn periods() {
         assert_eq!(Period::Week.label("2025-10-02").unwrap(), "2025-W40");
-        assert_eq!(Period::Month.label("2025-10-02T10:00:00Z").unwrap(), "2025-10");
+        assert_eq!(
+            Period::Month.label("2025-10-02T10:00:00Z").unwrap(),
+            "2025-10"
+        );
         assert_eq!(Period::Day.label("bad"), None);
     }
 
     #[test]
     fn weights_parse() {
-        assert_eq!(Weights::parse("threatening=-7").unwrap().0, [3.5, -2.0, -7.0, 0.0]);
+        assert_eq!(
+            Weights::parse("threatening=-7").unwrap().0,
+            [3.5, -2.0, -7.0, 0.0]
+        );
         assert!(Weights::parse("angry=1").is_err());
     }
 }

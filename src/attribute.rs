@@ -37,7 +37,10 @@ impl Lexicon {
         static LEX: OnceLock<Lexicon> = OnceLock::new();
         LEX.get_or_init(|| {
             let mut verbs = HashMap::new();
-            for line in SPEECH_VERBS_TSV.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            for line in SPEECH_VERBS_TSV
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            {
                 let cols: Vec<&str> = line.split('\t').collect();
                 if cols.len() != 3 {
                     continue;
@@ -45,11 +48,21 @@ impl Lexicon {
                 for form in cols[2].split_whitespace() {
                     let ambiguous = form.ends_with('*');
                     let form = form.trim_end_matches('*').to_string();
-                    verbs.insert(form, VerbForm { lemma: cols[0].into(), cue: cols[1].into(), ambiguous });
+                    verbs.insert(
+                        form,
+                        VerbForm {
+                            lemma: cols[0].into(),
+                            cue: cols[1].into(),
+                            ambiguous,
+                        },
+                    );
                 }
             }
             let mut nouns = HashMap::new();
-            for line in SPEECH_NOUNS_TSV.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            for line in SPEECH_NOUNS_TSV
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            {
                 if let Some((cue, forms)) = line.split_once('\t') {
                     for form in forms.split_whitespace() {
                         nouns.insert(form.to_string(), cue.to_string());
@@ -63,32 +76,166 @@ impl Lexicon {
 
 /// Nouns for the people and bodies that speak for a party.
 const OFFICE_NOUNS: &[&str] = &[
-    "official", "officials", "minister", "ministers", "ministry", "ministries", "spokesman",
-    "spokeswoman", "spokesperson", "spokespeople", "negotiator", "negotiators", "delegation",
-    "delegations", "delegate", "delegates", "government", "governments", "president",
-    "presidency", "premier", "army", "military", "forces", "force", "leader", "leaders",
-    "leadership", "envoy", "envoys", "ambassador", "ambassadors", "authorities", "diplomat",
-    "diplomats", "administration", "cabinet", "parliament", "lawmakers", "legislators",
-    "junta", "regime", "troops", "commander", "commanders", "command", "general", "generals",
-    "chief", "head", "secretary", "council", "embassy", "mission", "representative",
-    "representatives", "side", "camp", "rebels", "fighters", "militants", "group", "movement",
-    "party", "office", "counterpart", "counterparts", "foreign", "defence", "defense",
-    "interior", "prime", "state", "national", "security", "senior", "top", "chancellor",
-    "king", "emir", "prince", "sultan", "monarch", "parliamentarians", "mps", "senators",
-    "prosecutor", "prosecutors", "court", "judges", "agency", "service", "services",
-    "navy", "airforce", "guard", "police", "intelligence", "presidential", "palace",
-    "coalition", "alliance", "bloc", "team", "officers", "soldiers", "veterans", "mediators",
-    "mediator", "observers", "monitors", "secretariat", "commission", "summit", "members",
-    "member", "staff", "adviser", "advisers", "advisor", "advisors", "aide", "aides",
-    "deputy", "vice", "director", "lawmaker", "speaker", "mayor", "governor", "authority",
-    "establishment", "elite", "counsel", "lawyers", "attorney", "attorneys",
+    "official",
+    "officials",
+    "minister",
+    "ministers",
+    "ministry",
+    "ministries",
+    "spokesman",
+    "spokeswoman",
+    "spokesperson",
+    "spokespeople",
+    "negotiator",
+    "negotiators",
+    "delegation",
+    "delegations",
+    "delegate",
+    "delegates",
+    "government",
+    "governments",
+    "president",
+    "presidency",
+    "premier",
+    "army",
+    "military",
+    "forces",
+    "force",
+    "leader",
+    "leaders",
+    "leadership",
+    "envoy",
+    "envoys",
+    "ambassador",
+    "ambassadors",
+    "authorities",
+    "diplomat",
+    "diplomats",
+    "administration",
+    "cabinet",
+    "parliament",
+    "lawmakers",
+    "legislators",
+    "junta",
+    "regime",
+    "troops",
+    "commander",
+    "commanders",
+    "command",
+    "general",
+    "generals",
+    "chief",
+    "head",
+    "secretary",
+    "council",
+    "embassy",
+    "mission",
+    "representative",
+    "representatives",
+    "side",
+    "camp",
+    "rebels",
+    "fighters",
+    "militants",
+    "group",
+    "movement",
+    "party",
+    "office",
+    "counterpart",
+    "counterparts",
+    "foreign",
+    "defence",
+    "defense",
+    "interior",
+    "prime",
+    "state",
+    "national",
+    "security",
+    "senior",
+    "top",
+    "chancellor",
+    "king",
+    "emir",
+    "prince",
+    "sultan",
+    "monarch",
+    "parliamentarians",
+    "mps",
+    "senators",
+    "prosecutor",
+    "prosecutors",
+    "court",
+    "judges",
+    "agency",
+    "service",
+    "services",
+    "navy",
+    "airforce",
+    "guard",
+    "police",
+    "intelligence",
+    "presidential",
+    "palace",
+    "coalition",
+    "alliance",
+    "bloc",
+    "team",
+    "officers",
+    "soldiers",
+    "veterans",
+    "mediators",
+    "mediator",
+    "observers",
+    "monitors",
+    "secretariat",
+    "commission",
+    "summit",
+    "members",
+    "member",
+    "staff",
+    "adviser",
+    "advisers",
+    "advisor",
+    "advisors",
+    "aide",
+    "aides",
+    "deputy",
+    "vice",
+    "director",
+    "lawmaker",
+    "speaker",
+    "mayor",
+    "governor",
+    "authority",
+    "establishment",
+    "elite",
+    "counsel",
+    "lawyers",
+    "attorney",
+    "attorneys",
 ];
 
 /// Words that mark a party as a medium, not a speaker ("Afghan news reports").
 const MEDIA_NOUNS: &[&str] = &[
-    "news", "media", "press", "reports", "report", "newspaper", "newspapers", "outlet", "outlets",
-    "television", "tv", "radio", "broadcaster", "daily", "journalists", "sources", "source",
-    "agency", "wire",
+    "news",
+    "media",
+    "press",
+    "reports",
+    "report",
+    "newspaper",
+    "newspapers",
+    "outlet",
+    "outlets",
+    "television",
+    "tv",
+    "radio",
+    "broadcaster",
+    "daily",
+    "journalists",
+    "sources",
+    "source",
+    "agency",
+    "wire",
 ];
 
 /// Pronouns that take the last speaking party when they are a speech verb's subject.
@@ -96,8 +243,22 @@ const PRONOUNS: &[&str] = &["they", "he", "she", "it", "we"];
 
 /// Prepositions after which a place name is a location, not an actor.
 const LOCATIVES: &[&str] = &[
-    "in", "inside", "within", "into", "at", "near", "across", "along", "through", "throughout",
-    "around", "outside", "via", "toward", "towards", "between",
+    "in",
+    "inside",
+    "within",
+    "into",
+    "at",
+    "near",
+    "across",
+    "along",
+    "through",
+    "throughout",
+    "around",
+    "outside",
+    "via",
+    "toward",
+    "towards",
+    "between",
 ];
 
 /// Words that close the search for a verb's subject.
@@ -108,28 +269,116 @@ const CLAUSE_STOPS: &[&str] = &[
 
 /// Nouns that make a preceding group name a topic ("the TTP issue"), not a target.
 const TOPIC_NOUNS: &[&str] = &[
-    "issue", "issues", "question", "matter", "problem", "file", "dossier", "case", "crisis",
-    "conflict", "insurgency", "attacks", "attack", "violence", "threat", "presence", "fighters",
-    "militants", "camps", "hideouts", "sanctuaries",
+    "issue",
+    "issues",
+    "question",
+    "matter",
+    "problem",
+    "file",
+    "dossier",
+    "case",
+    "crisis",
+    "conflict",
+    "insurgency",
+    "attacks",
+    "attack",
+    "violence",
+    "threat",
+    "presence",
+    "fighters",
+    "militants",
+    "camps",
+    "hideouts",
+    "sanctuaries",
 ];
 
 /// Verbs that make a speech act with a following noun ("issued a warning").
 const LIGHT_VERBS: &[&str] = &[
-    "issue", "issues", "issued", "issuing", "make", "makes", "made", "making", "deliver",
-    "delivers", "delivered", "send", "sends", "sent", "lodge", "lodged", "lodges", "trade",
-    "trades", "traded", "trading", "exchange", "exchanged", "exchanging", "level", "levelled",
-    "leveled", "hurl", "hurled", "file", "filed", "renew", "renewed", "repeat", "repeated",
-    "voice", "voiced", "voicing", "extend", "extended", "extends",
+    "issue",
+    "issues",
+    "issued",
+    "issuing",
+    "make",
+    "makes",
+    "made",
+    "making",
+    "deliver",
+    "delivers",
+    "delivered",
+    "send",
+    "sends",
+    "sent",
+    "lodge",
+    "lodged",
+    "lodges",
+    "trade",
+    "trades",
+    "traded",
+    "trading",
+    "exchange",
+    "exchanged",
+    "exchanging",
+    "level",
+    "levelled",
+    "leveled",
+    "hurl",
+    "hurled",
+    "file",
+    "filed",
+    "renew",
+    "renewed",
+    "repeat",
+    "repeated",
+    "voice",
+    "voiced",
+    "voicing",
+    "extend",
+    "extended",
+    "extends",
 ];
 
 const BE_FORMS: &[&str] = &["is", "are", "was", "were", "be", "been", "being"];
 
 /// Adverbs and auxiliaries allowed between a subject and its verb.
 const BETWEEN: &[&str] = &[
-    "has", "have", "had", "will", "would", "shall", "should", "could", "can", "may", "might",
-    "must", "did", "does", "do", "also", "again", "then", "however", "meanwhile", "not",
-    "never", "repeatedly", "already", "once", "still", "now", "today", "later", "earlier",
-    "separately", "too", "swiftly", "quickly", "publicly", "privately", "formally", "first",
+    "has",
+    "have",
+    "had",
+    "will",
+    "would",
+    "shall",
+    "should",
+    "could",
+    "can",
+    "may",
+    "might",
+    "must",
+    "did",
+    "does",
+    "do",
+    "also",
+    "again",
+    "then",
+    "however",
+    "meanwhile",
+    "not",
+    "never",
+    "repeatedly",
+    "already",
+    "once",
+    "still",
+    "now",
+    "today",
+    "later",
+    "earlier",
+    "separately",
+    "too",
+    "swiftly",
+    "quickly",
+    "publicly",
+    "privately",
+    "formally",
+    "first",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,19 +419,32 @@ fn tokenize(text: &str) -> Vec<Token<'_>> {
                 }
             }
             let end = chars.get(j).map_or(text.len(), |&(p, _)| p);
-            toks.push(Token { text: &text[pos..end], lower: text[pos..end].to_lowercase(), start: pos, kind: Tok::Word, mention: None });
+            toks.push(Token {
+                text: &text[pos..end],
+                lower: text[pos..end].to_lowercase(),
+                start: pos,
+                kind: Tok::Word,
+                mention: None,
+            });
             i = j;
         } else {
             // "'s" and "’s" stay one token so possessives are easy to skip.
             let mut end = pos + c.len_utf8();
             let mut j = i + 1;
-            if matches!(c, '\'' | '’') && chars.get(j).is_some_and(|&(_, n)| n == 's')
+            if matches!(c, '\'' | '’')
+                && chars.get(j).is_some_and(|&(_, n)| n == 's')
                 && chars.get(j + 1).is_none_or(|&(_, n)| !n.is_alphanumeric())
             {
                 end += 1;
                 j += 1;
             }
-            toks.push(Token { text: &text[pos..end], lower: text[pos..end].to_string(), start: pos, kind: Tok::Punct, mention: None });
+            toks.push(Token {
+                text: &text[pos..end],
+                lower: text[pos..end].to_string(),
+                start: pos,
+                kind: Tok::Punct,
+                mention: None,
+            });
             i = j;
         }
     }
@@ -209,15 +471,73 @@ pub struct Context {
 
 /// Title words that introduce a person's name ("Foreign Minister", "Col.").
 const TITLE_WORDS: &[&str] = &[
-    "president", "minister", "foreign", "prime", "spokesman", "spokeswoman", "spokesperson",
-    "envoy", "ambassador", "general", "gen", "colonel", "col", "captain", "capt", "lt",
-    "lieutenant", "major", "maj", "commander", "chief", "secretary", "special", "deputy",
-    "interior", "defence", "defense", "army", "military", "government", "cabinet", "king",
-    "emir", "prince", "sheikh", "leader", "premier", "chancellor", "senator", "governor",
-    "negotiator", "representative", "mediator", "counterpart", "adviser", "advisor",
-    "director", "head", "vice", "top", "senior", "security", "national", "state", "junta",
-    "rebel", "separatist", "official", "diplomat", "mr", "mrs", "ms", "dr", "admiral",
-    "marshal", "brigadier", "sergeant",
+    "president",
+    "minister",
+    "foreign",
+    "prime",
+    "spokesman",
+    "spokeswoman",
+    "spokesperson",
+    "envoy",
+    "ambassador",
+    "general",
+    "gen",
+    "colonel",
+    "col",
+    "captain",
+    "capt",
+    "lt",
+    "lieutenant",
+    "major",
+    "maj",
+    "commander",
+    "chief",
+    "secretary",
+    "special",
+    "deputy",
+    "interior",
+    "defence",
+    "defense",
+    "army",
+    "military",
+    "government",
+    "cabinet",
+    "king",
+    "emir",
+    "prince",
+    "sheikh",
+    "leader",
+    "premier",
+    "chancellor",
+    "senator",
+    "governor",
+    "negotiator",
+    "representative",
+    "mediator",
+    "counterpart",
+    "adviser",
+    "advisor",
+    "director",
+    "head",
+    "vice",
+    "top",
+    "senior",
+    "security",
+    "national",
+    "state",
+    "junta",
+    "rebel",
+    "separatist",
+    "official",
+    "diplomat",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "admiral",
+    "marshal",
+    "brigadier",
+    "sergeant",
 ];
 
 struct Sentence<'a> {
@@ -233,7 +553,9 @@ impl<'a> Sentence<'a> {
         let mentions = gaz.find(text);
         let mut mention_toks = Vec::with_capacity(mentions.len());
         for (mi, m) in mentions.iter().enumerate() {
-            let first = toks.iter().position(|t| t.start >= m.start && t.start < m.end);
+            let first = toks
+                .iter()
+                .position(|t| t.start >= m.start && t.start < m.end);
             let Some(first) = first else {
                 mention_toks.push((usize::MAX, usize::MAX));
                 continue;
@@ -245,7 +567,11 @@ impl<'a> Sentence<'a> {
             }
             mention_toks.push((first, last));
         }
-        Sentence { toks, mentions, mention_toks }
+        Sentence {
+            toks,
+            mentions,
+            mention_toks,
+        }
     }
 
     fn word(&self, i: usize) -> &str {
@@ -270,7 +596,11 @@ impl<'a> Sentence<'a> {
     /// Index of the first token after the mention and its possessive, if any.
     fn after_mention(&self, mi: usize) -> usize {
         let (_, last) = self.mention_toks[mi];
-        if self.toks.get(last).is_some_and(|t| t.text == "'s" || t.text == "’s" || t.text == "'" || t.text == "’") {
+        if self
+            .toks
+            .get(last)
+            .is_some_and(|t| t.text == "'s" || t.text == "’s" || t.text == "'" || t.text == "’")
+        {
             last + 1
         } else {
             last
@@ -282,7 +612,9 @@ impl<'a> Sentence<'a> {
     fn heads_office(&self, mi: usize) -> bool {
         let mut j = self.after_mention(mi);
         for _ in 0..4 {
-            let Some(t) = self.toks.get(j) else { return false };
+            let Some(t) = self.toks.get(j) else {
+                return false;
+            };
             if OFFICE_NOUNS.contains(&t.lower.as_str()) {
                 return true;
             }
@@ -333,12 +665,13 @@ impl<'a> Sentence<'a> {
                 }
                 _ => {
                     // "Pakistan's and Afghanistan's officials": skip a possessive marker.
-                    if (prev.text == "'s" || prev.text == "’s") && first >= 3 {
-                        if let Some(pm) = self.toks[first - 3].mention {
-                            out.push(pm);
-                            cur = pm;
-                            continue;
-                        }
+                    if (prev.text == "'s" || prev.text == "’s")
+                        && first >= 3
+                        && let Some(pm) = self.toks[first - 3].mention
+                    {
+                        out.push(pm);
+                        cur = pm;
+                        continue;
                     }
                     break;
                 }
@@ -377,12 +710,16 @@ enum Subject {
     Person(usize),
     /// A pronoun or a generic speaker ("the ministry", "Officials", "Government spokesman
     /// X"); `trailing` when it sits in a tag after the clause ("..., the ministry said").
-    Pronoun { trailing: bool },
+    Pronoun {
+        trailing: bool,
+    },
     Nothing,
 }
 
 fn is_capitalised(t: &Token) -> bool {
-    t.kind == Tok::Word && t.mention.is_none() && t.text.chars().next().is_some_and(char::is_uppercase)
+    t.kind == Tok::Word
+        && t.mention.is_none()
+        && t.text.chars().next().is_some_and(char::is_uppercase)
 }
 
 fn find_subject(s: &Sentence, verb: usize, ambiguous: bool, ctx: &Context) -> Subject {
@@ -411,7 +748,10 @@ fn find_subject(s: &Sentence, verb: usize, ambiguous: bool, ctx: &Context) -> Su
         }
         let w = t.lower.as_str();
         if t.kind == Tok::Punct {
-            if matches!(t.text, "." | ";" | ":" | "?" | "!" | "\"" | "”" | "“" | "(" | ")" | "—" | "–") {
+            if matches!(
+                t.text,
+                "." | ";" | ":" | "?" | "!" | "\"" | "”" | "“" | "(" | ")" | "—" | "–"
+            ) {
                 break;
             }
             if t.text == "," {
@@ -426,13 +766,21 @@ fn find_subject(s: &Sentence, verb: usize, ambiguous: bool, ctx: &Context) -> Su
                 return Subject::Person(party);
             }
             let mut k = j;
-            while k > 0 && is_capitalised(&s.toks[k - 1]) && !TITLE_WORDS.contains(&s.toks[k - 1].lower.as_str()) {
+            while k > 0
+                && is_capitalised(&s.toks[k - 1])
+                && !TITLE_WORDS.contains(&s.toks[k - 1].lower.as_str())
+            {
                 k -= 1;
             }
             let titled = k > 0 && TITLE_WORDS.contains(&s.toks[k - 1].lower.as_str());
             if titled {
-                let start = (0..k).rev().take_while(|&i| TITLE_WORDS.contains(&s.toks[i].lower.as_str())).last().unwrap_or(k);
-                let trailing = start > 0 && matches!(s.toks[start - 1].text, "," | "”" | "\"" | "’");
+                let start = (0..k)
+                    .rev()
+                    .take_while(|&i| TITLE_WORDS.contains(&s.toks[i].lower.as_str()))
+                    .last()
+                    .unwrap_or(k);
+                let trailing =
+                    start > 0 && matches!(s.toks[start - 1].text, "," | "”" | "\"" | "’");
                 if start > 0 && s.toks[start - 1].mention.is_some() {
                     j = start;
                     continue;
@@ -448,9 +796,18 @@ fn find_subject(s: &Sentence, verb: usize, ambiguous: bool, ctx: &Context) -> Su
         }
         if PRONOUNS.contains(&w) && (only_between || w != "it") {
             // "It" only counts right before the verb ("It said ..."), never "it" far left.
-            return if w == "it" && !only_between { Subject::Nothing } else { Subject::Pronoun { trailing } };
+            return if w == "it" && !only_between {
+                Subject::Nothing
+            } else {
+                Subject::Pronoun { trailing }
+            };
         }
-        if w == "the" && only_between && s.toks.get(j + 1).is_some_and(|n| OFFICE_NOUNS.contains(&n.lower.as_str())) {
+        if w == "the"
+            && only_between
+            && s.toks
+                .get(j + 1)
+                .is_some_and(|n| OFFICE_NOUNS.contains(&n.lower.as_str()))
+        {
             return Subject::Pronoun { trailing };
         }
         if only_between && OFFICE_NOUNS.contains(&w) && (j == 0 || trailing) {
@@ -463,7 +820,11 @@ fn find_subject(s: &Sentence, verb: usize, ambiguous: bool, ctx: &Context) -> Su
         if ambiguous && !(BETWEEN.contains(&w) || w.ends_with("ly")) {
             break;
         }
-        if !(BETWEEN.contains(&w) || w.ends_with("ly") || OFFICE_NOUNS.contains(&w) || TITLE_WORDS.contains(&w)) {
+        if !(BETWEEN.contains(&w)
+            || w.ends_with("ly")
+            || OFFICE_NOUNS.contains(&w)
+            || TITLE_WORDS.contains(&w))
+        {
             only_between = false;
         }
     }
@@ -479,7 +840,9 @@ fn register_people(s: &Sentence, ctx: &mut Context) {
         // Party, then titles, then capitalised name words.
         let mut j = s.after_mention(mi);
         let mut titles = 0;
-        while s.toks.get(j).is_some_and(|t| t.kind == Tok::Word && TITLE_WORDS.contains(&t.lower.as_str()) || t.text == ".") {
+        while s.toks.get(j).is_some_and(|t| {
+            t.kind == Tok::Word && TITLE_WORDS.contains(&t.lower.as_str()) || t.text == "."
+        }) {
             titles += usize::from(s.toks[j].kind == Tok::Word);
             j += 1;
         }
@@ -488,10 +851,10 @@ fn register_people(s: &Sentence, ctx: &mut Context) {
             last_name = Some(j);
             j += 1;
         }
-        if titles > 0 {
-            if let Some(n) = last_name {
-                ctx.people.insert(s.toks[n].text.to_string(), m.party);
-            }
+        if titles > 0
+            && let Some(n) = last_name
+        {
+            ctx.people.insert(s.toks[n].text.to_string(), m.party);
         }
         // Name, then ", the/Party's ... title".
         let (first, _) = s.mention_toks[mi];
@@ -499,7 +862,11 @@ fn register_people(s: &Sentence, ctx: &mut Context) {
         if k > 0 && s.word(k - 1) == "the" {
             k -= 1;
         }
-        if k >= 2 && s.toks[k - 1].text == "," && is_capitalised(&s.toks[k - 2]) && (m.possessive || s.heads_office(mi)) {
+        if k >= 2
+            && s.toks[k - 1].text == ","
+            && is_capitalised(&s.toks[k - 2])
+            && (m.possessive || s.heads_office(mi))
+        {
             ctx.people.insert(s.toks[k - 2].text.to_string(), m.party);
         }
     }
@@ -513,9 +880,36 @@ const NOT_A_VERB: &[&str] = &[
 
 /// Dateline and opening phrases that come before a sentence's subject.
 const OPENERS: &[&str] = &[
-    "on", "in", "at", "during", "after", "earlier", "later", "meanwhile", "however", "last",
-    "this", "by", "despite", "separately", "also", "instead", "since", "for", "until", "over",
-    "following", "amid", "with", "under", "as", "yesterday", "today", "now", "still", "then",
+    "on",
+    "in",
+    "at",
+    "during",
+    "after",
+    "earlier",
+    "later",
+    "meanwhile",
+    "however",
+    "last",
+    "this",
+    "by",
+    "despite",
+    "separately",
+    "also",
+    "instead",
+    "since",
+    "for",
+    "until",
+    "over",
+    "following",
+    "amid",
+    "with",
+    "under",
+    "as",
+    "yesterday",
+    "today",
+    "now",
+    "still",
+    "then",
 ];
 
 /// The subject of the main clause when it is a party: "Sri Lanka formally notified
@@ -528,17 +922,22 @@ fn initial_subject(s: &Sentence) -> Option<Vec<usize>> {
     if let Some(d) = (0..n.min(14)).find(|&k| matches!(s.toks[k].text, "-" | "—" | "–")) {
         let head_is_dateline = (0..d).all(|k| {
             let t = &s.toks[k];
-            t.kind == Tok::Punct || t.text.chars().all(|c| !c.is_lowercase()) || t.text.len() <= 4 || t.text == "Reuters"
+            t.kind == Tok::Punct
+                || t.text.chars().all(|c| !c.is_lowercase())
+                || t.text.len() <= 4
+                || t.text == "Reuters"
         });
         if head_is_dateline && d > 0 && s.toks[0].text.chars().all(|c| !c.is_lowercase()) {
             i = d + 1;
         }
     }
     // An opening phrase up to its comma: "On Monday,", "In a statement,".
-    if s.toks.get(i).is_some_and(|t| OPENERS.contains(&t.lower.as_str())) {
-        if let Some(c) = (i..n.min(i + 10)).find(|&k| s.toks[k].text == ",") {
-            i = c + 1;
-        }
+    if s.toks
+        .get(i)
+        .is_some_and(|t| OPENERS.contains(&t.lower.as_str()))
+        && let Some(c) = (i..n.min(i + 10)).find(|&k| s.toks[k].text == ",")
+    {
+        i = c + 1;
     }
     while s.word(i) == "the" {
         i += 1;
@@ -554,9 +953,16 @@ fn initial_subject(s: &Sentence) -> Option<Vec<usize>> {
     let mut j = s.after_mention(*group.last()?);
     // Skip the rest of the noun phrase: offices, titles, names, adverbs, an appositive.
     loop {
-        let Some(t) = s.toks.get(j) else { return None };
+        let t = s.toks.get(j)?;
         let w = t.lower.as_str();
-        if t.kind == Tok::Word && (OFFICE_NOUNS.contains(&w) || TITLE_WORDS.contains(&w) || is_capitalised(t) || BETWEEN.contains(&w) || w.ends_with("ly")) && !NOT_A_VERB.contains(&w) {
+        if t.kind == Tok::Word
+            && (OFFICE_NOUNS.contains(&w)
+                || TITLE_WORDS.contains(&w)
+                || is_capitalised(t)
+                || BETWEEN.contains(&w)
+                || w.ends_with("ly"))
+            && !NOT_A_VERB.contains(&w)
+        {
             j += 1;
             continue;
         }
@@ -568,7 +974,11 @@ fn initial_subject(s: &Sentence) -> Option<Vec<usize>> {
     }
     let t = s.toks.get(j)?;
     let w = t.lower.as_str();
-    if t.kind != Tok::Word || t.mention.is_some() || !t.text.chars().next().is_some_and(char::is_lowercase) || NOT_A_VERB.contains(&w) {
+    if t.kind != Tok::Word
+        || t.mention.is_some()
+        || !t.text.chars().next().is_some_and(char::is_lowercase)
+        || NOT_A_VERB.contains(&w)
+    {
         // "has/have/had" were skipped above as auxiliaries; a bare copula is not an act.
         return None;
     }
@@ -633,10 +1043,10 @@ fn noun_agent(s: &Sentence, noun: usize) -> Option<Vec<usize>> {
         while s.word(k) == "the" {
             k += 1;
         }
-        if let Some(mi) = s.toks.get(k).and_then(|t| t.mention) {
-            if s.can_speak(mi) || s.mentions[mi].possessive {
-                return Some(s.coordinated_right(mi));
-            }
+        if let Some(mi) = s.toks.get(k).and_then(|t| t.mention)
+            && (s.can_speak(mi) || s.mentions[mi].possessive)
+        {
+            return Some(s.coordinated_right(mi));
         }
     }
     None
@@ -683,10 +1093,16 @@ pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Att
                 j += 1;
             }
             if let Some(mi) = s.toks.get(j).and_then(|t| t.mention) {
-                if s.is_medium(mi) || s.mentions[mi].kind == AliasKind::Demonym && !s.heads_office(mi) {
+                if s.is_medium(mi)
+                    || s.mentions[mi].kind == AliasKind::Demonym && !s.heads_office(mi)
+                {
                     excluded.insert(mi);
                 } else {
-                    push(&s.coordinated_right(mi), &mut speakers, &mut speaker_mentions);
+                    push(
+                        &s.coordinated_right(mi),
+                        &mut speakers,
+                        &mut speaker_mentions,
+                    );
                     attribution = Attribution::AccordingTo;
                 }
             }
@@ -705,15 +1121,19 @@ pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Att
                     while s.word(j) == "the" {
                         j += 1;
                     }
-                    if let Some(mi) = s.toks.get(j).and_then(|t| t.mention) {
-                        if s.can_speak(mi) {
-                            push(&s.coordinated_right(mi), &mut speakers, &mut speaker_mentions);
-                            attribution = Attribution::Verb;
-                            if let Subject::Parties(subj, _) = find_subject(&s, k, false, ctx) {
-                                passive_subject = subj;
-                            }
-                            continue;
+                    if let Some(mi) = s.toks.get(j).and_then(|t| t.mention)
+                        && s.can_speak(mi)
+                    {
+                        push(
+                            &s.coordinated_right(mi),
+                            &mut speakers,
+                            &mut speaker_mentions,
+                        );
+                        attribution = Attribution::Verb;
+                        if let Subject::Parties(subj, _) = find_subject(&s, k, false, ctx) {
+                            passive_subject = subj;
                         }
+                        continue;
                     }
                 }
                 continue;
@@ -721,7 +1141,11 @@ pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Att
             match find_subject(&s, k, ambiguous, ctx) {
                 Subject::Parties(group, possessive) => {
                     push(&group, &mut speakers, &mut speaker_mentions);
-                    attribution = if possessive { Attribution::Possessive } else { Attribution::Verb };
+                    attribution = if possessive {
+                        Attribution::Possessive
+                    } else {
+                        Attribution::Verb
+                    };
                 }
                 Subject::Person(party) => {
                     speakers = vec![party];
@@ -745,32 +1169,37 @@ pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Att
                 Subject::Nothing => {
                     if let Some((group, possessive)) = find_inverted_subject(&s, k) {
                         push(&group, &mut speakers, &mut speaker_mentions);
-                        attribution = if possessive { Attribution::Possessive } else { Attribution::Verb };
+                        attribution = if possessive {
+                            Attribution::Possessive
+                        } else {
+                            Attribution::Verb
+                        };
                     }
                 }
             }
             continue;
         }
-        if lex.nouns.contains_key(w) {
-            if let Some(group) = noun_agent(&s, k) {
-                push(&group, &mut speakers, &mut speaker_mentions);
-                attribution = Attribution::Noun;
-            }
+        if lex.nouns.contains_key(w)
+            && let Some(group) = noun_agent(&s, k)
+        {
+            push(&group, &mut speakers, &mut speaker_mentions);
+            attribution = Attribution::Noun;
         }
     }
 
-    if speakers.is_empty() {
-        if let Some(group) = initial_subject(&s) {
-            push(&group, &mut speakers, &mut speaker_mentions);
-            attribution = Attribution::Verb;
-        }
+    if speakers.is_empty()
+        && let Some(group) = initial_subject(&s)
+    {
+        push(&group, &mut speakers, &mut speaker_mentions);
+        attribution = Attribution::Verb;
     }
     let starts_quoted = text.trim_start().starts_with(['"', '“', '‘']);
-    if speakers.is_empty() && starts_quoted {
-        if let Some(prev) = &ctx.prev_quote_speakers {
-            speakers = prev.clone();
-            attribution = Attribution::Quote;
-        }
+    if speakers.is_empty()
+        && starts_quoted
+        && let Some(prev) = &ctx.prev_quote_speakers
+    {
+        speakers = prev.clone();
+        attribution = Attribution::Quote;
     }
 
     // Targets: the other parties the speech act is aimed at.
@@ -784,7 +1213,10 @@ pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Att
             }
         }
         for (mi, m) in s.mentions.iter().enumerate() {
-            if speaker_mentions.contains(&mi) || excluded.contains(&mi) || speakers.contains(&m.party) {
+            if speaker_mentions.contains(&mi)
+                || excluded.contains(&mi)
+                || speakers.contains(&m.party)
+            {
                 continue;
             }
             let (first, _) = s.mention_toks[mi];
@@ -800,7 +1232,8 @@ pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Att
                 && gaz.party(m.party).kind == "armed_group"
                 && TOPIC_NOUNS.contains(&next);
             // "(TTP)" after a skipped "Tehrik-i-Taliban Pakistan" repeats that decision.
-            let parenthetical = first > 0 && s.word(first - 1) == "(" && skipped_parties.contains(&m.party);
+            let parenthetical =
+                first > 0 && s.word(first - 1) == "(" && skipped_parties.contains(&m.party);
             if by_agent || place || topic || parenthetical || s.is_medium(mi) {
                 skipped_parties.insert(m.party);
                 continue;
@@ -809,10 +1242,23 @@ pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Att
                 targets.push(m.party);
             }
         }
-        let reciprocal = ["trading", "traded", "trade", "exchanged", "exchanging", "each", "mutual", "one"]
-            .iter()
-            .any(|r| s.toks.iter().any(|t| t.lower == *r))
-            && (text.contains("each other") || text.contains("one another") || text.contains("trad") || text.contains("exchang") || text.contains("mutual"));
+        let reciprocal = [
+            "trading",
+            "traded",
+            "trade",
+            "exchanged",
+            "exchanging",
+            "each",
+            "mutual",
+            "one",
+        ]
+        .iter()
+        .any(|r| s.toks.iter().any(|t| t.lower == *r))
+            && (text.contains("each other")
+                || text.contains("one another")
+                || text.contains("trad")
+                || text.contains("exchang")
+                || text.contains("mutual"));
         if targets.is_empty() && speakers.len() >= 2 && reciprocal {
             // "Both Islamabad and Kabul are trading accusations": each targets the other.
             let mut rotated = speakers.clone();
@@ -825,10 +1271,20 @@ pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Att
         ctx.last_speakers = speakers.clone();
     }
     let has_quote = text.contains(['"', '“', '”']);
-    ctx.prev_quote_speakers = if has_quote && !speakers.is_empty() { Some(speakers.clone()) } else if starts_quoted { ctx.prev_quote_speakers.take() } else { None };
+    ctx.prev_quote_speakers = if has_quote && !speakers.is_empty() {
+        Some(speakers.clone())
+    } else if starts_quoted {
+        ctx.prev_quote_speakers.take()
+    } else {
+        None
+    };
 
     let id = |p: &usize| gaz.party(*p).id.clone();
-    Attributed { speakers: speakers.iter().map(id).collect(), targets: targets.iter().map(id).collect(), attribution }
+    Attributed {
+        speakers: speakers.iter().map(id).collect(),
+        targets: targets.iter().map(id).collect(),
+        attribution,
+    }
 }
 
 /// Attributes every sentence of a document; spans come from the segmenter or the input.

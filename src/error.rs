@@ -15,10 +15,18 @@ pub struct Location {
 
 impl Location {
     pub fn file(path: impl Into<PathBuf>) -> Self {
-        Location { path: path.into(), line: None, byte: None }
+        Location {
+            path: path.into(),
+            line: None,
+            byte: None,
+        }
     }
     pub fn line(path: impl Into<PathBuf>, line: u64) -> Self {
-        Location { path: path.into(), line: Some(line), byte: None }
+        Location {
+            path: path.into(),
+            line: Some(line),
+            byte: None,
+        }
     }
 }
 
@@ -53,7 +61,10 @@ pub enum Error {
 
 impl Error {
     pub fn data(loc: Location, msg: impl Into<String>) -> Self {
-        Error::Data { loc, msg: msg.into() }
+        Error::Data {
+            loc,
+            msg: msg.into(),
+        }
     }
     /// Usage errors exit with 2, data and I/O errors with 1 (the CLI contract).
     pub fn exit_code(&self) -> i32 {

@@ -36,7 +36,12 @@ impl Format {
     /// `--format` wins; else the output's extension; else `default`.
     pub fn choose(explicit: Option<Format>, output: Option<&Path>, default: Format) -> Format {
         explicit
-            .or_else(|| output.and_then(|p| p.extension()).and_then(|e| e.to_str()).and_then(Format::parse))
+            .or_else(|| {
+                output
+                    .and_then(|p| p.extension())
+                    .and_then(|e| e.to_str())
+                    .and_then(Format::parse)
+            })
             .unwrap_or(default)
     }
 }
@@ -66,7 +71,9 @@ impl Cell {
         match self {
             Cell::Str(s) => Some(Value::String(s.clone())),
             Cell::Int(i) => Some(Value::from(*i)),
-            Cell::Num(x) => Some(serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number)),
+            Cell::Num(x) => {
+                Some(serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number))
+            }
             Cell::List(l) => Some(Value::Array(l.iter().cloned().map(Value::String).collect())),
             Cell::Empty => None,
         }
@@ -149,7 +156,14 @@ impl Table {
             Some(r) => r.cells().iter().map(|(n, _)| n.to_string()).collect(),
             None => empty_columns.iter().map(|s| s.to_string()).collect(),
         };
-        Table { name: name.into(), columns, rows: rows.iter().map(|r| r.cells().into_iter().map(|(_, c)| c).collect()).collect() }
+        Table {
+            name: name.into(),
+            columns,
+            rows: rows
+                .iter()
+                .map(|r| r.cells().into_iter().map(|(_, c)| c).collect())
+                .collect(),
+        }
     }
 }
 
@@ -161,10 +175,19 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn new(dest: &Path) -> Result<(AtomicFile, File)> {
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
         let tmp = dest.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
         let file = File::create(&tmp).map_err(|e| Error::Write(tmp.clone(), e))?;
-        Ok((AtomicFile { dest: dest.to_path_buf(), tmp }, file))
+        Ok((
+            AtomicFile {
+                dest: dest.to_path_buf(),
+                tmp,
+            },
+            file,
+        ))
     }
 
     pub fn tmp_path(&self) -> &Path {
@@ -231,19 +254,31 @@ impl TextSink {
             }
             None => (Dest::Stdout, Box::new(std::io::stdout())),
         };
-        Ok(TextSink { dest, out: BufWriter::with_capacity(1 << 16, out), format, header_written: false, written: 0 })
+        Ok(TextSink {
+            dest,
+            out: BufWriter::with_capacity(1 << 16, out),
+            format,
+            header_written: false,
+            written: 0,
+        })
     }
 }
 
 fn csv_line(fields: impl Iterator<Item = String>) -> String {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     let _ = w.write_record(fields.collect::<Vec<_>>());
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 impl TextSink {
     /// Writes one row given column names and cells (shared by streams and whole tables).
-    fn write_named<'n>(&mut self, names: impl Iterator<Item = &'n str> + Clone, cells: &[Cell]) -> Result<()> {
+    fn write_named<'n>(
+        &mut self,
+        names: impl Iterator<Item = &'n str> + Clone,
+        cells: &[Cell],
+    ) -> Result<()> {
         let err = io_err(&self.dest);
         match self.format {
             Format::Csv => {
@@ -262,7 +297,8 @@ impl TextSink {
                         map.insert(name.to_string(), v);
                     }
                 }
-                serde_json::to_writer(&mut self.out, &Value::Object(map)).map_err(|e| err(e.into()))?;
+                serde_json::to_writer(&mut self.out, &Value::Object(map))
+                    .map_err(|e| err(e.into()))?;
                 self.out.write_all(b"\n").map_err(&err)?;
             }
         }
@@ -311,7 +347,11 @@ pub struct XlsxSink {
 
 impl XlsxSink {
     pub fn new(path: &Path, sheet: &str) -> XlsxSink {
-        XlsxSink { path: path.to_path_buf(), sheet: sheet.into(), table: None }
+        XlsxSink {
+            path: path.to_path_buf(),
+            sheet: sheet.into(),
+            table: None,
+        }
     }
 }
 
@@ -333,7 +373,11 @@ impl RowSink for XlsxSink {
     }
 
     fn finish(self: Box<Self>) -> Result<()> {
-        let table = self.table.unwrap_or(Table { name: self.sheet.clone(), columns: Vec::new(), rows: Vec::new() });
+        let table = self.table.unwrap_or(Table {
+            name: self.sheet.clone(),
+            columns: Vec::new(),
+            rows: Vec::new(),
+        });
         write_workbook(&self.path, &[table])
     }
 
@@ -341,7 +385,11 @@ impl RowSink for XlsxSink {
         let mut partial = self.path.clone().into_os_string();
         partial.push(".partial.xlsx");
         let partial = PathBuf::from(partial);
-        let table = self.table.unwrap_or(Table { name: self.sheet.clone(), columns: Vec::new(), rows: Vec::new() });
+        let table = self.table.unwrap_or(Table {
+            name: self.sheet.clone(),
+            columns: Vec::new(),
+            rows: Vec::new(),
+        });
         write_workbook(&partial, &[table])?;
         Ok(Some(partial))
     }
@@ -355,7 +403,9 @@ impl RowSink for XlsxSink {
 pub fn open_sink(format: Format, output: Option<&Path>, sheet: &str) -> Result<Box<dyn RowSink>> {
     match (format, output) {
         (Format::Xlsx, Some(p)) => Ok(Box::new(XlsxSink::new(p, sheet))),
-        (Format::Xlsx, None) => Err(Error::Usage("XLSX needs an output file: add -o FILE.xlsx".into())),
+        (Format::Xlsx, None) => Err(Error::Usage(
+            "XLSX needs an output file: add -o FILE.xlsx".into(),
+        )),
         (f, out) => Ok(Box::new(TextSink::new(f, out)?)),
     }
 }
@@ -363,14 +413,20 @@ pub fn open_sink(format: Format, output: Option<&Path>, sheet: &str) -> Result<B
 /// Writes tables as one workbook: a sheet each, bold frozen header, autofilter, numbers
 /// stored as numbers.
 pub fn write_workbook(path: &Path, tables: &[Table]) -> Result<()> {
-    let xerr = |e: rust_xlsxwriter::XlsxError| Error::Other(format!("{}: cannot write the workbook: {e}", path.display()));
+    let xerr = |e: rust_xlsxwriter::XlsxError| {
+        Error::Other(format!(
+            "{}: cannot write the workbook: {e}",
+            path.display()
+        ))
+    };
     let mut wb = Workbook::new();
     let bold = XlsxFormat::new().set_bold();
     for table in tables {
         let ws = wb.add_worksheet();
         ws.set_name(sheet_name(&table.name)).map_err(xerr)?;
         for (c, name) in table.columns.iter().enumerate() {
-            ws.write_string_with_format(0, c as u16, name, &bold).map_err(xerr)?;
+            ws.write_string_with_format(0, c as u16, name, &bold)
+                .map_err(xerr)?;
         }
         for (r, row) in table.rows.iter().enumerate() {
             let r = (r + 1) as u32;
@@ -380,16 +436,28 @@ pub fn write_workbook(path: &Path, tables: &[Table]) -> Result<()> {
                     Cell::Int(i) => ws.write_number(r, c, *i as f64).map(|_| ()),
                     Cell::Num(x) if x.is_finite() => ws.write_number(r, c, *x).map(|_| ()),
                     Cell::Empty | Cell::Num(_) => Ok(()),
-                    other => ws.write_string(r, c, other.to_text().replace(';', "; ")).map(|_| ()),
+                    other => ws
+                        .write_string(r, c, other.to_text().replace(';', "; "))
+                        .map(|_| ()),
                 }
                 .map_err(xerr)?;
             }
         }
         if !table.columns.is_empty() {
             ws.set_freeze_panes(1, 0).map_err(xerr)?;
-            ws.autofilter(0, 0, table.rows.len() as u32, (table.columns.len() - 1) as u16).map_err(xerr)?;
+            ws.autofilter(
+                0,
+                0,
+                table.rows.len() as u32,
+                (table.columns.len() - 1) as u16,
+            )
+            .map_err(xerr)?;
             for (c, name) in table.columns.iter().enumerate() {
-                let width = if name == "text" { 80.0 } else { (name.len() as f64 + 4.0).max(10.0) };
+                let width = if name == "text" {
+                    80.0
+                } else {
+                    (name.len() as f64 + 4.0).max(10.0)
+                };
                 ws.set_column_width(c as u16, width).map_err(xerr)?;
             }
         }
@@ -401,20 +469,31 @@ pub fn write_workbook(path: &Path, tables: &[Table]) -> Result<()> {
 }
 
 fn sheet_name(name: &str) -> String {
-    let cleaned: String = name.chars().filter(|c| !matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\')).take(31).collect();
-    if cleaned.is_empty() { "Sheet1".into() } else { cleaned }
+    let cleaned: String = name
+        .chars()
+        .filter(|c| !matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\'))
+        .take(31)
+        .collect();
+    if cleaned.is_empty() {
+        "Sheet1".into()
+    } else {
+        cleaned
+    }
 }
 
 /// Writes one table as CSV or JSONL to a file (atomically) or stdout.
 pub fn write_table(table: &Table, format: Format, output: Option<&Path>) -> Result<()> {
     if format == Format::Xlsx {
-        let path = output.ok_or_else(|| Error::Usage("XLSX needs an output file: add -o FILE.xlsx".into()))?;
+        let path = output
+            .ok_or_else(|| Error::Usage("XLSX needs an output file: add -o FILE.xlsx".into()))?;
         return write_workbook(path, std::slice::from_ref(table));
     }
     let mut sink = TextSink::new(format, output)?;
     if table.rows.is_empty() && format == Format::Csv {
         let header = csv_line(table.columns.iter().cloned());
-        sink.out.write_all(header.as_bytes()).map_err(io_err(&sink.dest))?;
+        sink.out
+            .write_all(header.as_bytes())
+            .map_err(io_err(&sink.dest))?;
     }
     for row in &table.rows {
         sink.write_named(table.columns.iter().map(String::as_str), row)?;
@@ -436,6 +515,9 @@ mod tests {
 
     #[test]
     fn csv_quotes_per_rfc4180() {
-        assert_eq!(csv_line(["a,b".to_string(), "say \"hi\"".to_string(), "x".to_string()].into_iter()), "\"a,b\",\"say \"\"hi\"\"\",x\r\n");
+        assert_eq!(
+            csv_line(["a,b".to_string(), "say \"hi\"".to_string(), "x".to_string()].into_iter()),
+            "\"a,b\",\"say \"\"hi\"\"\",x\r\n"
+        );
     }
 }

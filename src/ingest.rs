@@ -35,7 +35,9 @@ impl InputFormat {
     }
 
     fn from_path(path: &Path) -> Option<Self> {
-        path.extension().and_then(|e| e.to_str()).and_then(Self::parse)
+        path.extension()
+            .and_then(|e| e.to_str())
+            .and_then(Self::parse)
     }
 }
 
@@ -103,7 +105,9 @@ pub fn expand_inputs(inputs: &[PathBuf], forced: Option<InputFormat>) -> Result<
                 }
             }
         } else {
-            let fmt = forced.or_else(|| InputFormat::from_path(input)).unwrap_or(InputFormat::Text);
+            let fmt = forced
+                .or_else(|| InputFormat::from_path(input))
+                .unwrap_or(InputFormat::Text);
             out.push(Source::File(input.clone(), fmt));
         }
     }
@@ -142,7 +146,9 @@ pub fn read_all(
             Source::Stdin => {
                 let path = PathBuf::from("<stdin>");
                 let mut bytes = Vec::new();
-                std::io::stdin().read_to_end(&mut bytes).map_err(|e| Error::Io(path.clone(), e))?;
+                std::io::stdin()
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| Error::Io(path.clone(), e))?;
                 let fmt = opts.format.unwrap_or_else(|| sniff(&bytes));
                 read_one(&path, fmt, &bytes[..], opts, stats, sink)?;
             }
@@ -179,7 +185,9 @@ fn decode(bytes: Vec<u8>, lossy: bool, loc: impl Fn(u64) -> Location) -> Result<
     match String::from_utf8(bytes) {
         Ok(s) => Ok(s),
         Err(e) if lossy => Ok(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-        Err(e) => Err(Error::Utf8 { loc: loc(e.utf8_error().valid_up_to() as u64) }),
+        Err(e) => Err(Error::Utf8 {
+            loc: loc(e.utf8_error().valid_up_to() as u64),
+        }),
     }
 }
 
@@ -201,7 +209,11 @@ fn bad(err: Error, opts: &IngestOptions, stats: &mut IngestStats) -> Result<()> 
     }
 }
 
-fn emit(doc: Document, stats: &mut IngestStats, sink: &mut dyn FnMut(Document) -> Result<()>) -> Result<()> {
+fn emit(
+    doc: Document,
+    stats: &mut IngestStats,
+    sink: &mut dyn FnMut(Document) -> Result<()>,
+) -> Result<()> {
     let empty = match &doc.presplit {
         Some(spans) => spans.is_empty(),
         None => doc.text.trim().is_empty(),
@@ -226,14 +238,33 @@ fn read_text(
     sink: &mut dyn FnMut(Document) -> Result<()>,
 ) -> Result<()> {
     let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes).map_err(|e| Error::Io(path.to_path_buf(), e))?;
-    let text = match decode(bytes, opts.lossy, |b| Location { path: path.to_path_buf(), line: None, byte: Some(b) }) {
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Io(path.to_path_buf(), e))?;
+    let text = match decode(bytes, opts.lossy, |b| Location {
+        path: path.to_path_buf(),
+        line: None,
+        byte: Some(b),
+    }) {
         Ok(t) => strip_bom(t),
         Err(e) => return bad(e, opts, stats),
     };
-    let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or("stdin").to_string();
-    let id = if id == "<stdin>" { "stdin".to_string() } else { id };
-    let doc = Document { id, presplit: presplit(&text, opts), text, meta: Meta::default() };
+    let id = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("stdin")
+        .to_string();
+    let id = if id == "<stdin>" {
+        "stdin".to_string()
+    } else {
+        id
+    };
+    let doc = Document {
+        id,
+        presplit: presplit(&text, opts),
+        text,
+        meta: Meta::default(),
+    };
     emit(doc, stats, sink)
 }
 
@@ -247,7 +278,8 @@ fn field_string(v: &Value) -> Option<String> {
 
 /// Checks that a date starts with an ISO 8601 calendar date (YYYY-MM-DD).
 pub fn valid_date(s: &str) -> bool {
-    s.get(..10).is_some_and(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
+    s.get(..10)
+        .is_some_and(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
         && (s.len() == 10 || s[10..].starts_with(['T', ' ']))
 }
 
@@ -258,24 +290,50 @@ fn document_from_fields(
 ) -> std::result::Result<Document, String> {
     let id = match get(&opts.id_field) {
         Some(Some(id)) if !id.trim().is_empty() => id,
-        Some(_) => return Err(format!("field \"{}\" must be a non-empty string or number", opts.id_field)),
-        None => return Err(format!("missing field \"{}\" (name another with --id-field)", opts.id_field)),
+        Some(_) => {
+            return Err(format!(
+                "field \"{}\" must be a non-empty string or number",
+                opts.id_field
+            ));
+        }
+        None => {
+            return Err(format!(
+                "missing field \"{}\" (name another with --id-field)",
+                opts.id_field
+            ));
+        }
     };
     let text = match get(&opts.text_field) {
         Some(Some(t)) => t,
         Some(None) => return Err(format!("field \"{}\" must be a string", opts.text_field)),
-        None => return Err(format!("missing field \"{}\" (name another with --text-field)", opts.text_field)),
+        None => {
+            return Err(format!(
+                "missing field \"{}\" (name another with --text-field)",
+                opts.text_field
+            ));
+        }
     };
     let opt = |name: &str| get(name).flatten().filter(|s| !s.trim().is_empty());
     let date = opt("date");
-    if let Some(d) = &date {
-        if !valid_date(d) {
-            return Err(format!("field \"date\" is not an ISO 8601 date (YYYY-MM-DD): {d:?}"));
-        }
+    if let Some(d) = &date
+        && !valid_date(d)
+    {
+        return Err(format!(
+            "field \"date\" is not an ISO 8601 date (YYYY-MM-DD): {d:?}"
+        ));
     }
-    let meta = Meta { title: opt("title"), date, source: opt("source") };
+    let meta = Meta {
+        title: opt("title"),
+        date,
+        source: opt("source"),
+    };
     let presplit = opts.sentence_per_line.then(|| split_lines(&text));
-    Ok(Document { id, text, meta, presplit })
+    Ok(Document {
+        id,
+        text,
+        meta,
+        presplit,
+    })
 }
 
 fn read_jsonl(
@@ -291,15 +349,23 @@ fn read_jsonl(
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|e| Error::Io(path.to_path_buf(), e))?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::Io(path.to_path_buf(), e))?;
         if n == 0 {
             break;
         }
         line_no += 1;
         let line_start = offset;
         offset += n as u64;
-        let loc = |byte: Option<u64>| Location { path: path.to_path_buf(), line: Some(line_no), byte };
-        let line = match decode(std::mem::take(&mut buf), opts.lossy, |b| loc(Some(line_start + b))) {
+        let loc = |byte: Option<u64>| Location {
+            path: path.to_path_buf(),
+            line: Some(line_no),
+            byte,
+        };
+        let line = match decode(std::mem::take(&mut buf), opts.lossy, |b| {
+            loc(Some(line_start + b))
+        }) {
             Ok(l) => l,
             Err(e) => {
                 bad(e, opts, stats)?;
@@ -313,12 +379,20 @@ fn read_jsonl(
         let value: Value = match serde_json::from_str(&line) {
             Ok(v) => v,
             Err(e) => {
-                bad(Error::data(loc(None), format!("malformed JSON: {e}")), opts, stats)?;
+                bad(
+                    Error::data(loc(None), format!("malformed JSON: {e}")),
+                    opts,
+                    stats,
+                )?;
                 continue;
             }
         };
         let Value::Object(obj) = value else {
-            bad(Error::data(loc(None), "expected a JSON object"), opts, stats)?;
+            bad(
+                Error::data(loc(None), "expected a JSON object"),
+                opts,
+                stats,
+            )?;
             continue;
         };
         let get = |name: &str| obj.get(name).map(field_string);
@@ -337,12 +411,26 @@ fn read_csv(
     stats: &mut IngestStats,
     sink: &mut dyn FnMut(Document) -> Result<()>,
 ) -> Result<()> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(reader);
     let headers = match rdr.byte_headers() {
         Ok(h) => h.clone(),
-        Err(e) => return Err(Error::data(Location::line(path, 1), format!("cannot read the CSV header: {e}"))),
+        Err(e) => {
+            return Err(Error::data(
+                Location::line(path, 1),
+                format!("cannot read the CSV header: {e}"),
+            ));
+        }
     };
-    let headers: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).trim_start_matches('\u{feff}').to_string()).collect();
+    let headers: Vec<String> = headers
+        .iter()
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim_start_matches('\u{feff}')
+                .to_string()
+        })
+        .collect();
     let mut record = csv::ByteRecord::new();
     loop {
         let line = rdr.position().line() + 1;
@@ -351,7 +439,10 @@ fn read_csv(
             Ok(true) => {}
             Err(e) => {
                 let line = e.position().map_or(line, |p| p.line());
-                let err = Error::data(Location::line(path, line), format!("malformed CSV row: {e}"));
+                let err = Error::data(
+                    Location::line(path, line),
+                    format!("malformed CSV row: {e}"),
+                );
                 // A row with the wrong number of fields leaves the reader usable.
                 if matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. }) {
                     bad(err, opts, stats)?;
@@ -378,11 +469,20 @@ fn read_csv(
             }
         }
         if let Some((_, byte)) = utf8_error {
-            let loc = Location { path: path.to_path_buf(), line: Some(line), byte: Some(byte) };
+            let loc = Location {
+                path: path.to_path_buf(),
+                line: Some(line),
+                byte: Some(byte),
+            };
             bad(Error::Utf8 { loc }, opts, stats)?;
             continue;
         }
-        let get = |name: &str| headers.iter().position(|h| h == name).map(|i| fields.get(i).cloned());
+        let get = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .map(|i| fields.get(i).cloned())
+        };
         match document_from_fields(&get, opts) {
             Ok(doc) => emit(doc, stats, sink)?,
             Err(msg) => bad(Error::data(Location::line(path, line), msg), opts, stats)?,
@@ -395,19 +495,34 @@ fn read_csv(
 mod tests {
     use super::*;
 
-    fn read(fmt: InputFormat, input: &str, opts: &IngestOptions) -> (Result<()>, Vec<Document>, IngestStats) {
+    fn read(
+        fmt: InputFormat,
+        input: &str,
+        opts: &IngestOptions,
+    ) -> (Result<()>, Vec<Document>, IngestStats) {
         let mut docs = Vec::new();
         let mut stats = IngestStats::default();
-        let r = read_one(Path::new("in"), fmt, input.as_bytes(), opts, &mut stats, &mut |d| {
-            docs.push(d);
-            Ok(())
-        });
+        let r = read_one(
+            Path::new("in"),
+            fmt,
+            input.as_bytes(),
+            opts,
+            &mut stats,
+            &mut |d| {
+                docs.push(d);
+                Ok(())
+            },
+        );
         (r, docs, stats)
     }
 
     #[test]
     fn jsonl_with_meta_and_numeric_ids() {
-        let (r, docs, _) = read(InputFormat::Jsonl, "{\"id\": 7, \"text\": \"A.\", \"date\": \"2025-10-02\", \"title\": \"T\"}\n", &IngestOptions::default());
+        let (r, docs, _) = read(
+            InputFormat::Jsonl,
+            "{\"id\": 7, \"text\": \"A.\", \"date\": \"2025-10-02\", \"title\": \"T\"}\n",
+            &IngestOptions::default(),
+        );
         r.unwrap();
         assert_eq!(docs[0].id, "7");
         assert_eq!(docs[0].meta.date.as_deref(), Some("2025-10-02"));
@@ -421,7 +536,10 @@ mod tests {
         let msg = r.unwrap_err().to_string();
         assert!(msg.starts_with("in:2: malformed JSON"), "{msg}");
         assert_eq!(docs.len(), 1);
-        let opts = IngestOptions { skip_bad: true, ..Default::default() };
+        let opts = IngestOptions {
+            skip_bad: true,
+            ..Default::default()
+        };
         let (r, docs, stats) = read(InputFormat::Jsonl, input, &opts);
         r.unwrap();
         assert_eq!((docs.len(), stats.bad_skipped), (2, 1));
@@ -429,9 +547,17 @@ mod tests {
 
     #[test]
     fn bad_dates_and_missing_fields_are_errors() {
-        let (r, _, _) = read(InputFormat::Jsonl, "{\"id\":\"a\",\"text\":\"x\",\"date\":\"02/10/2025\"}", &IngestOptions::default());
+        let (r, _, _) = read(
+            InputFormat::Jsonl,
+            "{\"id\":\"a\",\"text\":\"x\",\"date\":\"02/10/2025\"}",
+            &IngestOptions::default(),
+        );
         assert!(r.unwrap_err().to_string().contains("ISO 8601"));
-        let (r, _, _) = read(InputFormat::Jsonl, "{\"text\":\"x\"}", &IngestOptions::default());
+        let (r, _, _) = read(
+            InputFormat::Jsonl,
+            "{\"text\":\"x\"}",
+            &IngestOptions::default(),
+        );
         assert!(r.unwrap_err().to_string().contains("missing field \"id\""));
     }
 
@@ -442,7 +568,11 @@ mod tests {
         r.unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].text, "Hello, world.");
-        let (r, _, _) = read(InputFormat::Csv, "id,text\na,b,c\n", &IngestOptions::default());
+        let (r, _, _) = read(
+            InputFormat::Csv,
+            "id,text\na,b,c\n",
+            &IngestOptions::default(),
+        );
         assert!(r.unwrap_err().to_string().starts_with("in:2:"));
     }
 
@@ -450,16 +580,30 @@ mod tests {
     fn invalid_utf8_names_the_byte() {
         let mut docs = Vec::new();
         let mut stats = IngestStats::default();
-        let r = read_one(Path::new("f.txt"), InputFormat::Text, &b"ok \xff bad"[..], &IngestOptions::default(), &mut stats, &mut |d| {
-            docs.push(d);
-            Ok(())
-        });
-        assert_eq!(r.unwrap_err().to_string(), "f.txt (byte 3): invalid UTF-8 (use --lossy to replace bad bytes)");
+        let r = read_one(
+            Path::new("f.txt"),
+            InputFormat::Text,
+            &b"ok \xff bad"[..],
+            &IngestOptions::default(),
+            &mut stats,
+            &mut |d| {
+                docs.push(d);
+                Ok(())
+            },
+        );
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "f.txt (byte 3): invalid UTF-8 (use --lossy to replace bad bytes)"
+        );
     }
 
     #[test]
     fn empty_documents_are_counted() {
-        let (r, docs, stats) = read(InputFormat::Jsonl, "{\"id\":\"a\",\"text\":\"  \"}\n", &IngestOptions::default());
+        let (r, docs, stats) = read(
+            InputFormat::Jsonl,
+            "{\"id\":\"a\",\"text\":\"  \"}\n",
+            &IngestOptions::default(),
+        );
         r.unwrap();
         assert!(docs.is_empty());
         assert_eq!(stats.empty_skipped, 1);

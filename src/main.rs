@@ -8,12 +8,16 @@ use clap::{Args, Parser, Subcommand};
 use partyline::aggregate::{AggregateOptions, Period, Weights};
 use partyline::error::{Error, Result};
 use partyline::export::{Format, write_table};
-use partyline::ingest::{InputFormat, IngestOptions, expand_inputs};
+use partyline::ingest::{IngestOptions, InputFormat, expand_inputs};
 use partyline::parties::{Gazetteer, check_file};
 use partyline::pipeline::{self, TableChoice};
 
 #[derive(Parser)]
-#[command(name = "partyline", version, about = "Who speaks, at whom, and how: party rhetoric in news about conflict and diplomacy.")]
+#[command(
+    name = "partyline",
+    version,
+    about = "Who speaks, at whom, and how: party rhetoric in news about conflict and diplomacy."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -137,7 +141,8 @@ fn parse_period(s: &str) -> std::result::Result<Period, String> {
     Period::parse(s).ok_or_else(|| format!("unknown period {s:?} (day, week, month)"))
 }
 fn parse_table(s: &str) -> std::result::Result<TableChoice, String> {
-    TableChoice::parse(s).ok_or_else(|| format!("unknown table {s:?} (parties, dyads, documents, dates)"))
+    TableChoice::parse(s)
+        .ok_or_else(|| format!("unknown table {s:?} (parties, dyads, documents, dates)"))
 }
 
 impl InputArgs {
@@ -159,7 +164,13 @@ fn run(cli: Cli) -> Result<()> {
             let gazetteer = Gazetteer::with_user_file(args.input.parties.as_deref())?;
             let sources = expand_inputs(&args.input.inputs, args.input.input_format)?;
             let format = Format::choose(args.out.format, args.out.output.as_deref(), Format::Csv);
-            let summary = pipeline::run_attribute(&sources, &args.input.ingest_options(), &gazetteer, format, args.out.output.as_deref())?;
+            let summary = pipeline::run_attribute(
+                &sources,
+                &args.input.ingest_options(),
+                &gazetteer,
+                format,
+                args.out.output.as_deref(),
+            )?;
             eprintln!("partyline: {summary}");
             Ok(())
         }
@@ -172,7 +183,13 @@ fn run(cli: Cli) -> Result<()> {
             };
             let (aggs, skipped) = pipeline::load_and_aggregate(&args.inputs, args.skip_bad, &opts)?;
             let format = Format::choose(args.out.format, args.out.output.as_deref(), Format::Csv);
-            pipeline::write_aggregates(&aggs, format, args.out.output.as_deref(), args.out_dir.as_deref(), args.table)?;
+            pipeline::write_aggregates(
+                &aggs,
+                format,
+                args.out.output.as_deref(),
+                args.out_dir.as_deref(),
+                args.table,
+            )?;
             let s = &aggs.summary;
             eprintln!(
                 "partyline: {} sentences in {} documents; {} with a speaker, {} without{}{}",
@@ -180,8 +197,16 @@ fn run(cli: Cli) -> Result<()> {
                 s.documents,
                 s.attributed,
                 s.unattributed,
-                if s.undated > 0 { format!(", {} undated", s.undated) } else { String::new() },
-                if skipped > 0 { format!(", {skipped} bad records skipped") } else { String::new() }
+                if s.undated > 0 {
+                    format!(", {} undated", s.undated)
+                } else {
+                    String::new()
+                },
+                if skipped > 0 {
+                    format!(", {skipped} bad records skipped")
+                } else {
+                    String::new()
+                }
             );
             Ok(())
         }
@@ -201,7 +226,11 @@ fn run(cli: Cli) -> Result<()> {
             }
             let gazetteer = Gazetteer::with_user_file(args.parties.as_deref())?;
             let format = Format::choose(args.out.format, args.out.output.as_deref(), Format::Csv);
-            write_table(&pipeline::parties_table(&gazetteer), format, args.out.output.as_deref())
+            write_table(
+                &pipeline::parties_table(&gazetteer),
+                format,
+                args.out.output.as_deref(),
+            )
         }
     }
 }

@@ -97,11 +97,18 @@ struct PartyEntry {
 }
 
 fn line_of(src: &str, offset: usize) -> u64 {
-    src[..offset.min(src.len())].bytes().filter(|&b| b == b'\n').count() as u64 + 1
+    src[..offset.min(src.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count() as u64
+        + 1
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Parses a parties file and checks it. Returns the parties (in file order) and every
@@ -113,11 +120,20 @@ pub fn parse_parties(src: &str) -> (PartySet, Vec<Problem>) {
         Err(e) => {
             let line = e.span().map(|s| line_of(src, s.start));
             let message = format!("invalid TOML: {}", e.message().trim());
-            problems.push(Problem { line, message, is_error: true });
+            problems.push(Problem {
+                line,
+                message,
+                is_error: true,
+            });
             return (PartySet::default(), problems);
         }
     };
-    let stops = file.stop.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let stops = file
+        .stop
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
     let mut parties = Vec::new();
     let mut id_lines: HashMap<String, u64> = HashMap::new();
     // alias -> (party id, line)
@@ -139,25 +155,36 @@ pub fn parse_parties(src: &str) -> (PartySet, Vec<Problem>) {
                 is_error: true,
             });
         }
-        let mut lists: [(Vec<String>, &Vec<Spanned<String>>); 3] =
-            [(Vec::new(), &entry.aliases), (Vec::new(), &entry.capitals), (Vec::new(), &entry.demonyms)];
+        let mut lists: [(Vec<String>, &Vec<Spanned<String>>); 3] = [
+            (Vec::new(), &entry.aliases),
+            (Vec::new(), &entry.capitals),
+            (Vec::new(), &entry.demonyms),
+        ];
         for (out, list) in lists.iter_mut() {
             for alias in list.iter() {
                 let line = line_of(src, alias.span().start);
                 let text = alias.get_ref().trim().to_string();
                 if text.is_empty() {
-                    problems.push(Problem { line: Some(line), message: format!("empty alias in party {id}"), is_error: true });
+                    problems.push(Problem {
+                        line: Some(line),
+                        message: format!("empty alias in party {id}"),
+                        is_error: true,
+                    });
                     continue;
                 }
                 match alias_owner.get(&text) {
                     Some((owner, first)) if *owner == id => problems.push(Problem {
                         line: Some(line),
-                        message: format!("duplicate alias {text:?} in party {id} (first on line {first})"),
+                        message: format!(
+                            "duplicate alias {text:?} in party {id} (first on line {first})"
+                        ),
                         is_error: false,
                     }),
                     Some((owner, first)) => problems.push(Problem {
                         line: Some(line),
-                        message: format!("alias {text:?} is on two ids: {owner} (line {first}) and {id}"),
+                        message: format!(
+                            "alias {text:?} is on two ids: {owner} (line {first}) and {id}"
+                        ),
                         is_error: true,
                     }),
                     None => {
@@ -182,7 +209,11 @@ pub fn parse_parties(src: &str) -> (PartySet, Vec<Problem>) {
             aliases,
             capitals,
             demonyms,
-            members: entry.members.iter().map(|m| m.get_ref().trim().to_string()).collect(),
+            members: entry
+                .members
+                .iter()
+                .map(|m| m.get_ref().trim().to_string())
+                .collect(),
         });
     }
     (PartySet { parties, stops }, problems)
@@ -203,7 +234,10 @@ impl Gazetteer {
     pub fn builtin() -> Result<Self> {
         let (set, problems) = parse_parties(BUILTIN_TOML);
         if let Some(p) = problems.iter().find(|p| p.is_error) {
-            return Err(Error::Other(format!("built-in gazetteer line {:?}: {}", p.line, p.message)));
+            return Err(Error::Other(format!(
+                "built-in gazetteer line {:?}: {}",
+                p.line, p.message
+            )));
         }
         Self::from_set(set)
     }
@@ -214,12 +248,18 @@ impl Gazetteer {
     pub fn with_user_file(path: Option<&Path>) -> Result<Self> {
         let (builtin, problems) = parse_parties(BUILTIN_TOML);
         if let Some(p) = problems.iter().find(|p| p.is_error) {
-            return Err(Error::Other(format!("built-in gazetteer line {:?}: {}", p.line, p.message)));
+            return Err(Error::Other(format!(
+                "built-in gazetteer line {:?}: {}",
+                p.line, p.message
+            )));
         }
         let Some(path) = path else {
             return Self::from_set(builtin);
         };
-        let PartySet { mut parties, mut stops } = builtin;
+        let PartySet {
+            mut parties,
+            mut stops,
+        } = builtin;
         let user_set = load_user_file(path)?;
         let user = user_set.parties;
         let user_aliases: std::collections::HashSet<String> = user
@@ -227,7 +267,8 @@ impl Gazetteer {
             .flat_map(|p| p.aliases.iter().chain(&p.capitals).chain(&p.demonyms))
             .cloned()
             .collect();
-        let user_ids: std::collections::HashSet<&str> = user.iter().map(|p| p.id.as_str()).collect();
+        let user_ids: std::collections::HashSet<&str> =
+            user.iter().map(|p| p.id.as_str()).collect();
         parties.retain(|p| !user_ids.contains(p.id.as_str()));
         drop(user_ids);
         for p in &mut parties {
@@ -250,7 +291,11 @@ impl Gazetteer {
             patterns.push(None);
         }
         for (i, p) in parties.iter().enumerate() {
-            for (list, kind) in [(&p.aliases, AliasKind::Name), (&p.capitals, AliasKind::Capital), (&p.demonyms, AliasKind::Demonym)] {
+            for (list, kind) in [
+                (&p.aliases, AliasKind::Name),
+                (&p.capitals, AliasKind::Capital),
+                (&p.demonyms, AliasKind::Demonym),
+            ] {
                 for a in list {
                     strings.push(a.clone());
                     patterns.push(Some((i, kind)));
@@ -261,8 +306,17 @@ impl Gazetteer {
             .match_kind(MatchKind::Standard)
             .build(&strings)
             .map_err(|e| Error::Other(format!("cannot build the alias matcher: {e}")))?;
-        let by_id = parties.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
-        Ok(Gazetteer { parties, by_id, automaton, patterns })
+        let by_id = parties
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i))
+            .collect();
+        Ok(Gazetteer {
+            parties,
+            by_id,
+            automaton,
+            patterns,
+        })
     }
 
     pub fn parties(&self) -> &[Party] {
@@ -295,7 +349,13 @@ impl Gazetteer {
             }
             covered = e;
             if let Some((party, kind)) = self.patterns[pat] {
-                out.push(Mention { party, start: s, end: e, kind, possessive: is_possessive(text, e) });
+                out.push(Mention {
+                    party,
+                    start: s,
+                    end: e,
+                    kind,
+                    possessive: is_possessive(text, e),
+                });
             }
         }
         out
@@ -303,15 +363,25 @@ impl Gazetteer {
 }
 
 fn starts_word(text: &str, start: usize) -> bool {
-    text[..start].chars().next_back().is_none_or(|c| !c.is_alphanumeric())
+    text[..start]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !c.is_alphanumeric())
 }
 
 fn ends_word(text: &str, end: usize) -> bool {
     // An alias that itself ends in punctuation ("U.S.") ends a word by construction.
-    if text[..end].chars().next_back().is_some_and(|c| !c.is_alphanumeric()) {
+    if text[..end]
+        .chars()
+        .next_back()
+        .is_some_and(|c| !c.is_alphanumeric())
+    {
         return true;
     }
-    text[end..].chars().next().is_none_or(|c| !c.is_alphanumeric())
+    text[end..]
+        .chars()
+        .next()
+        .is_none_or(|c| !c.is_alphanumeric())
 }
 
 fn is_possessive(text: &str, end: usize) -> bool {
@@ -331,7 +401,11 @@ pub fn load_user_file(path: &Path) -> Result<PartySet> {
     let src = std::fs::read_to_string(path).map_err(|e| Error::Io(path.to_path_buf(), e))?;
     let (parties, problems) = parse_parties(&src);
     if let Some(p) = problems.iter().find(|p| p.is_error) {
-        let loc = Location { path: path.to_path_buf(), line: p.line, byte: None };
+        let loc = Location {
+            path: path.to_path_buf(),
+            line: p.line,
+            byte: None,
+        };
         return Err(Error::data(loc, p.message.clone()));
     }
     Ok(parties)
@@ -341,7 +415,10 @@ pub fn load_user_file(path: &Path) -> Result<PartySet> {
 pub fn check_file(path: &Path) -> Result<Vec<(PathBuf, Problem)>> {
     let src = std::fs::read_to_string(path).map_err(|e| Error::Io(path.to_path_buf(), e))?;
     let (_, problems) = parse_parties(&src);
-    Ok(problems.into_iter().map(|p| (path.to_path_buf(), p)).collect())
+    Ok(problems
+        .into_iter()
+        .map(|p| (path.to_path_buf(), p))
+        .collect())
 }
 
 #[cfg(test)]
@@ -376,19 +453,28 @@ demonyms = ["Pakistani"]
     }
 
     fn ids(g: &Gazetteer, text: &str) -> Vec<String> {
-        g.find(text).iter().map(|m| g.party(m.party).id.clone()).collect()
+        g.find(text)
+            .iter()
+            .map(|m| g.party(m.party).id.clone())
+            .collect()
     }
 
     #[test]
     fn longest_match_wins() {
         let g = gaz(USER);
-        assert_eq!(ids(&g, "attacks by the Tehrik-i-Taliban Pakistan (TTP)."), ["TTP", "TTP"]);
+        assert_eq!(
+            ids(&g, "attacks by the Tehrik-i-Taliban Pakistan (TTP)."),
+            ["TTP", "TTP"]
+        );
     }
 
     #[test]
     fn stop_phrases_name_no_party() {
         let g = gaz(USER);
-        assert_eq!(ids(&g, "the Afghanistan Cricket Board and Afghanistan"), ["AFG"]);
+        assert_eq!(
+            ids(&g, "the Afghanistan Cricket Board and Afghanistan"),
+            ["AFG"]
+        );
     }
 
     #[test]
@@ -409,7 +495,7 @@ demonyms = ["Pakistani"]
     #[test]
     fn problems_carry_lines() {
         let src = "[[party]]\nid = \"AAA\"\naliases = [\"X\"]\n[[party]]\nid = \"BBB\"\naliases = [\"X\"]\n";
-        let (_, problems) = parse_parties(&src);
+        let (_, problems) = parse_parties(src);
         let errors: Vec<_> = problems.iter().filter(|p| p.is_error).collect();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, Some(6));

@@ -25,7 +25,11 @@ pub struct RunSummary {
 
 impl std::fmt::Display for RunSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} documents, {} sentences", self.ingest.documents, self.sentences)?;
+        write!(
+            f,
+            "{} documents, {} sentences",
+            self.ingest.documents, self.sentences
+        )?;
         if self.ingest.empty_skipped > 0 {
             write!(f, ", {} empty documents skipped", self.ingest.empty_skipped)?;
         }
@@ -41,7 +45,10 @@ pub fn progress(label: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     if std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(4));
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         bar.set_message(label.to_string());
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
@@ -76,7 +83,9 @@ pub fn run_attribute(
             sentences += 1;
         }
         docs += 1;
-        bar.set_message(format!("attributing: {docs} documents, {sentences} sentences"));
+        bar.set_message(format!(
+            "attributing: {docs} documents, {sentences} sentences"
+        ));
         bar.tick();
         Ok(())
     });
@@ -129,11 +138,22 @@ impl TableChoice {
 }
 
 /// `partyline aggregate`: reads sentence records and computes the four tables.
-pub fn load_and_aggregate(inputs: &[PathBuf], skip_bad: bool, opts: &AggregateOptions) -> Result<(Aggregates, usize)> {
+pub fn load_and_aggregate(
+    inputs: &[PathBuf],
+    skip_bad: bool,
+    opts: &AggregateOptions,
+) -> Result<(Aggregates, usize)> {
     let mut records = Vec::new();
     let mut skipped = 0;
     for input in inputs {
-        let files = if input.is_dir() { crate::ingest::expand_inputs(std::slice::from_ref(input), None)? } else { vec![Source::File(input.clone(), crate::ingest::InputFormat::Jsonl)] };
+        let files = if input.is_dir() {
+            crate::ingest::expand_inputs(std::slice::from_ref(input), None)?
+        } else {
+            vec![Source::File(
+                input.clone(),
+                crate::ingest::InputFormat::Jsonl,
+            )]
+        };
         for f in files {
             if let Source::File(path, _) = f {
                 records.extend(read_records(&path, skip_bad, &mut skipped)?);
@@ -159,7 +179,11 @@ pub fn write_aggregates(
             let tables: Vec<Table> = all.iter().map(|t| (*t).clone()).collect();
             return write_workbook(&dir.join("aggregates.xlsx"), &tables);
         }
-        let ext = if format == Format::Csv { "csv" } else { "jsonl" };
+        let ext = if format == Format::Csv {
+            "csv"
+        } else {
+            "jsonl"
+        };
         for t in all {
             write_table(t, format, Some(&dir.join(format!("{}.{ext}", t.name))))?;
         }
@@ -167,7 +191,8 @@ pub fn write_aggregates(
     }
     if format == Format::Xlsx {
         let tables: Vec<Table> = all.iter().map(|t| (*t).clone()).collect();
-        let path = output.ok_or_else(|| Error::Usage("XLSX needs an output file: add -o FILE.xlsx".into()))?;
+        let path = output
+            .ok_or_else(|| Error::Usage("XLSX needs an output file: add -o FILE.xlsx".into()))?;
         return write_workbook(path, &tables);
     }
     let chosen = match table {
@@ -182,7 +207,11 @@ pub fn write_aggregates(
 /// The dictionary as a table, for `partyline parties`.
 pub fn parties_table(gazetteer: &Gazetteer) -> Table {
     use crate::export::Cell;
-    let columns = ["id", "name", "kind", "aliases", "capitals", "demonyms", "members"].map(String::from).to_vec();
+    let columns = [
+        "id", "name", "kind", "aliases", "capitals", "demonyms", "members",
+    ]
+    .map(String::from)
+    .to_vec();
     let rows = gazetteer
         .parties()
         .iter()
@@ -198,5 +227,9 @@ pub fn parties_table(gazetteer: &Gazetteer) -> Table {
             ]
         })
         .collect();
-    Table { name: "parties".into(), columns, rows }
+    Table {
+        name: "parties".into(),
+        columns,
+        rows,
+    }
 }

@@ -114,10 +114,19 @@ pub struct SentenceRecord {
 impl SentenceRecord {
     /// Stance probabilities in [`STANCES`] order, when all four are present.
     pub fn stance_probs(&self) -> Option<[f64; 4]> {
-        Some([self.p_conciliatory?, self.p_accusatory?, self.p_threatening?, self.p_neutral?])
+        Some([
+            self.p_conciliatory?,
+            self.p_accusatory?,
+            self.p_threatening?,
+            self.p_neutral?,
+        ])
     }
     /// Sentiment probabilities in [`SENTIMENTS`] order, when all three are present.
     pub fn sentiment_probs(&self) -> Option<[f64; 3]> {
-        Some([self.p_positive?, self.p_negative?, self.p_neutral_sentiment?])
+        Some([
+            self.p_positive?,
+            self.p_negative?,
+            self.p_neutral_sentiment?,
+        ])
     }
 }

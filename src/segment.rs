@@ -47,7 +47,10 @@ fn trim_span(text: &str, start: usize, end: usize) -> Option<Span> {
     if trimmed.is_empty() {
         return None;
     }
-    Some(Span { start: start + lead, end: start + lead + trimmed.len() })
+    Some(Span {
+        start: start + lead,
+        end: start + lead + trimmed.len(),
+    })
 }
 
 fn is_terminal(c: char) -> bool {
@@ -88,7 +91,10 @@ fn blocks(text: &str) -> Vec<(usize, usize)> {
         inner += 1;
         if !ends_sentence_like(&text[w[0].0..w[0].1]) {
             inner_open += 1;
-            if text[w[1].0..w[1].1].trim_start().starts_with(|c: char| c.is_lowercase()) {
+            if text[w[1].0..w[1].1]
+                .trim_start()
+                .starts_with(|c: char| c.is_lowercase())
+            {
                 lower_next += 1;
             }
         }
@@ -108,7 +114,9 @@ fn blocks(text: &str) -> Vec<(usize, usize)> {
             None => cur = Some((s, e)),
             Some((bs, be)) => {
                 let prev = &text[lines[i - 1].0..lines[i - 1].1];
-                let next_lower = text[s..e].trim_start().starts_with(|c: char| c.is_lowercase());
+                let next_lower = text[s..e]
+                    .trim_start()
+                    .starts_with(|c: char| c.is_lowercase());
                 let join = if wrapped {
                     true
                 } else {
@@ -132,8 +140,8 @@ fn blocks(text: &str) -> Vec<(usize, usize)> {
 /// Titles before a name: a period after them never ends a sentence.
 const TITLES: &[&str] = &[
     "Mr", "Mrs", "Ms", "Messrs", "Dr", "Prof", "Gen", "Lt", "Col", "Maj", "Capt", "Cpt", "Sgt",
-    "Cpl", "Pvt", "Adm", "Cmdr", "Cdr", "Brig", "Gov", "Sen", "Rep", "Rev", "Hon", "Amb",
-    "Pres", "Supt", "Insp", "St", "Mt", "Ft", "Sheikh", "Fr", "Msgr", "vs", "v", "cf", "viz",
+    "Cpl", "Pvt", "Adm", "Cmdr", "Cdr", "Brig", "Gov", "Sen", "Rep", "Rev", "Hon", "Amb", "Pres",
+    "Supt", "Insp", "St", "Mt", "Ft", "Sheikh", "Fr", "Msgr", "vs", "v", "cf", "viz",
 ];
 /// Abbreviations that precede a number ("Jan. 5", "No. 3").
 const BEFORE_NUMBER: &[&str] = &[
@@ -150,18 +158,89 @@ const NEVER_FINAL: &[&str] = &["e.g", "i.e", "eg", "ie", "a.k.a", "aka"];
 
 /// Words that begin a new sentence after an ambiguous abbreviation ("... the U.S. The ...").
 const SENTENCE_STARTERS: &[&str] = &[
-    "The", "A", "An", "He", "She", "It", "They", "We", "I", "You", "This", "That", "These",
-    "Those", "But", "And", "Or", "So", "Yet", "In", "On", "At", "However", "Meanwhile", "Its",
-    "Their", "His", "Her", "Our", "There", "After", "Before", "When", "While", "As", "If",
-    "Officials", "According", "Earlier", "Later", "Last", "On", "Both", "No", "Some", "Many",
+    "The",
+    "A",
+    "An",
+    "He",
+    "She",
+    "It",
+    "They",
+    "We",
+    "I",
+    "You",
+    "This",
+    "That",
+    "These",
+    "Those",
+    "But",
+    "And",
+    "Or",
+    "So",
+    "Yet",
+    "In",
+    "On",
+    "At",
+    "However",
+    "Meanwhile",
+    "Its",
+    "Their",
+    "His",
+    "Her",
+    "Our",
+    "There",
+    "After",
+    "Before",
+    "When",
+    "While",
+    "As",
+    "If",
+    "Officials",
+    "According",
+    "Earlier",
+    "Later",
+    "Last",
+    "On",
+    "Both",
+    "No",
+    "Some",
+    "Many",
 ];
 
 /// Verbs that close a speech tag after a quote (`"...!" Khan warned.`).
 const TAG_VERBS: &[&str] = &[
-    "said", "says", "warned", "warns", "told", "tells", "added", "adds", "asked", "asks",
-    "insisted", "declared", "stated", "wrote", "writes", "tweeted", "posted", "shouted",
-    "replied", "countered", "continued", "noted", "stressed", "vowed", "urged", "claimed",
-    "alleged", "charged", "argued", "cried", "chanted", "reiterated", "announced",
+    "said",
+    "says",
+    "warned",
+    "warns",
+    "told",
+    "tells",
+    "added",
+    "adds",
+    "asked",
+    "asks",
+    "insisted",
+    "declared",
+    "stated",
+    "wrote",
+    "writes",
+    "tweeted",
+    "posted",
+    "shouted",
+    "replied",
+    "countered",
+    "continued",
+    "noted",
+    "stressed",
+    "vowed",
+    "urged",
+    "claimed",
+    "alleged",
+    "charged",
+    "argued",
+    "cried",
+    "chanted",
+    "reiterated",
+    "announced",
 ];
 
 fn word_before(block: &str, dot: usize) -> &str {
@@ -174,8 +253,12 @@ fn word_before(block: &str, dot: usize) -> &str {
 }
 
 fn first_word(s: &str) -> &str {
-    let s = s.trim_start().trim_start_matches(|c: char| matches!(c, '"' | '“' | '‘' | '\'' | '(' | '['));
-    let end = s.find(|c: char| !c.is_alphanumeric() && c != '-').unwrap_or(s.len());
+    let s = s
+        .trim_start()
+        .trim_start_matches(['"', '“', '‘', '\'', '(', '[']);
+    let end = s
+        .find(|c: char| !c.is_alphanumeric() && c != '-')
+        .unwrap_or(s.len());
     &s[..end]
 }
 
@@ -311,7 +394,11 @@ mod tests {
     use super::*;
 
     fn split(text: &str) -> Vec<&str> {
-        NewsSegmenter.segment(text).iter().map(|s| &text[s.start..s.end]).collect()
+        NewsSegmenter
+            .segment(text)
+            .iter()
+            .map(|s| &text[s.start..s.end])
+            .collect()
     }
 
     #[test]
@@ -324,6 +411,9 @@ mod tests {
 
     #[test]
     fn simple_sentences() {
-        assert_eq!(split("Talks failed. Both sides left."), ["Talks failed.", "Both sides left."]);
+        assert_eq!(
+            split("Talks failed. Both sides left."),
+            ["Talks failed.", "Both sides left."]
+        );
     }
 }

@@ -8,7 +8,12 @@ use partyline::segment::{NewsSegmenter, Segmenter};
 use serde_json::Value;
 
 fn sorted(v: &Value) -> Vec<String> {
-    let mut out: Vec<String> = v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+    let mut out: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect();
     out.sort();
     out
 }
@@ -22,9 +27,17 @@ fn seed_article_speakers_and_targets() {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let doc = Document { id: "istanbul-talks".into(), text: text.clone(), meta: Meta::default(), presplit: None };
+    let doc = Document {
+        id: "istanbul-talks".into(),
+        text: text.clone(),
+        meta: Meta::default(),
+        presplit: None,
+    };
     let spans = NewsSegmenter.segment(&text);
-    let gaz = match std::env::var("SEED_PARTIES") { Ok(p) => Gazetteer::with_user_file(Some(std::path::Path::new(&p))).unwrap(), Err(_) => Gazetteer::builtin().unwrap() };
+    let gaz = match std::env::var("SEED_PARTIES") {
+        Ok(p) => Gazetteer::with_user_file(Some(std::path::Path::new(&p))).unwrap(),
+        Err(_) => Gazetteer::builtin().unwrap(),
+    };
     let records = attribute_document(&doc, &spans, &gaz);
     assert_eq!(records.len(), gold.len());
     let mut speakers_ok = 0;
@@ -39,7 +52,10 @@ fn seed_article_speakers_and_targets() {
         speakers_ok += usize::from(sp == gs);
         targets_ok += usize::from(tg == gt);
         if sp != gs || tg != gt {
-            report += &format!("n={} got {sp:?}->{tg:?} ({:?}) gold {gs:?}->{gt:?}: {}\n", r.n, r.attribution, r.text);
+            report += &format!(
+                "n={} got {sp:?}->{tg:?} ({:?}) gold {gs:?}->{gt:?}: {}\n",
+                r.n, r.attribution, r.text
+            );
         }
     }
     eprintln!("speakers {speakers_ok}/16 targets {targets_ok}/16\n{report}");
