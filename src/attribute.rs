@@ -261,6 +261,12 @@ const LOCATIVES: &[&str] = &[
     "between",
 ];
 
+/// Prepositions after which a party is an object, never a subject.
+const SUBJECT_BLOCKERS: &[&str] = &[
+    "to", "from", "for", "with", "against", "on", "over", "about", "than", "like", "toward",
+    "towards", "upon", "onto", "behind", "beyond", "without", "including", "unlike",
+];
+
 /// Words that close the search for a verb's subject.
 const CLAUSE_STOPS: &[&str] = &[
     "that", "because", "although", "though", "if", "unless", "whether", "since", "whereas",
@@ -633,9 +639,19 @@ impl<'a> Sentence<'a> {
             && !self.heads_office(mi)
     }
 
+    /// Whether a preposition other than "of" stands before the mention ("a trip to Paris").
+    fn after_preposition(&self, mi: usize) -> bool {
+        let (first, _) = self.mention_toks[mi];
+        let mut j = first;
+        while j > 0 && self.word(j - 1) == "the" {
+            j -= 1;
+        }
+        j > 0 && SUBJECT_BLOCKERS.contains(&self.word(j - 1))
+    }
+
     /// Whether the mention can be the subject of a speech act.
     fn can_speak(&self, mi: usize) -> bool {
-        if self.is_locative(mi) || self.is_medium(mi) {
+        if self.is_locative(mi) || self.after_preposition(mi) || self.is_medium(mi) {
             return false;
         }
         match self.mentions[mi].kind {
@@ -1043,8 +1059,13 @@ fn noun_agent(s: &Sentence, noun: usize) -> Option<Vec<usize>> {
         while s.word(k) == "the" {
             k += 1;
         }
+        // The agent follows a preposition by construction, so only places, media and bare
+        // adjectives are ruled out here.
         if let Some(mi) = s.toks.get(k).and_then(|t| t.mention)
-            && (s.can_speak(mi) || s.mentions[mi].possessive)
+            && (s.mentions[mi].possessive
+                || !s.is_locative(mi)
+                    && !s.is_medium(mi)
+                    && (s.mentions[mi].kind != AliasKind::Demonym || s.heads_office(mi)))
         {
             return Some(s.coordinated_right(mi));
         }
