@@ -263,8 +263,25 @@ const LOCATIVES: &[&str] = &[
 
 /// Prepositions after which a party is an object, never a subject.
 const SUBJECT_BLOCKERS: &[&str] = &[
-    "to", "from", "for", "with", "against", "on", "over", "about", "than", "like", "toward",
-    "towards", "upon", "onto", "behind", "beyond", "without", "including", "unlike",
+    "to",
+    "from",
+    "for",
+    "with",
+    "against",
+    "on",
+    "over",
+    "about",
+    "than",
+    "like",
+    "toward",
+    "towards",
+    "upon",
+    "onto",
+    "behind",
+    "beyond",
+    "without",
+    "including",
+    "unlike",
 ];
 
 /// Words that close the search for a verb's subject.

@@ -11,9 +11,30 @@ use serde_json::Value;
 
 /// Words of the conflicts reserved for blind evaluation (DEVELOPERS.md).
 const RESERVED: &[&str] = &[
-    "Kosovo", "Guyana", "Houthi", "Taiwan", "Essequibo", "Nagorno", "Karabakh", "Pyongyang",
-    "M23", "Rapid Support Forces", "Aegean", "Cambodia", "Philippine", "Hamas", "Zelensky",
-    "Kremlin", "Ukraine", "Kyiv", "Gaza", "Seoul", "Manila", "Taipei", "Baku", "Yerevan",
+    "Kosovo",
+    "Guyana",
+    "Houthi",
+    "Taiwan",
+    "Essequibo",
+    "Nagorno",
+    "Karabakh",
+    "Pyongyang",
+    "M23",
+    "Rapid Support Forces",
+    "Aegean",
+    "Cambodia",
+    "Philippine",
+    "Hamas",
+    "Zelensky",
+    "Kremlin",
+    "Ukraine",
+    "Kyiv",
+    "Gaza",
+    "Seoul",
+    "Manila",
+    "Taipei",
+    "Baku",
+    "Yerevan",
 ];
 
 fn batches(split: &str) -> Vec<PathBuf> {
@@ -31,7 +52,10 @@ fn documents(batch: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(batch)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl") && p.file_name().unwrap() != "documents.jsonl")
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "jsonl")
+                && p.file_name().unwrap() != "documents.jsonl"
+        })
         .collect();
     out.sort();
     out
@@ -45,20 +69,34 @@ struct Split {
 }
 
 fn check_split(split: &str, gaz: &Gazetteer) -> Split {
-    let mut out = Split { docs: BTreeSet::new(), conflicts: BTreeSet::new(), sentences: 0, stance: BTreeMap::new() };
+    let mut out = Split {
+        docs: BTreeSet::new(),
+        conflicts: BTreeSet::new(),
+        sentences: 0,
+        stance: BTreeMap::new(),
+    };
     let mut problems = Vec::new();
     for batch in batches(split) {
         let mut known: BTreeSet<String> = gaz.parties().iter().map(|p| p.id.clone()).collect();
         let parties = batch.join("parties.toml");
         if parties.exists() {
             let (set, errs) = parse_parties(&std::fs::read_to_string(&parties).unwrap());
-            assert!(errs.iter().all(|e| !e.is_error), "{}: {errs:?}", parties.display());
+            assert!(
+                errs.iter().all(|e| !e.is_error),
+                "{}: {errs:?}",
+                parties.display()
+            );
             known.extend(set.parties.into_iter().map(|p| p.id));
         }
         let index = batch.join("documents.jsonl");
         if index.exists() {
-            for line in std::fs::read_to_string(&index).unwrap().lines().filter(|l| !l.trim().is_empty()) {
-                let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {e}", index.display()));
+            for line in std::fs::read_to_string(&index)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+            {
+                let v: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{}: {e}", index.display()));
                 if let Some(c) = v["conflict"].as_str() {
                     out.conflicts.insert(c.to_lowercase());
                 }
@@ -72,7 +110,10 @@ fn check_split(split: &str, gaz: &Gazetteer) -> Split {
                 }
             }
             let stem = file.file_stem().unwrap().to_string_lossy().to_string();
-            assert!(out.docs.insert(stem.clone()), "document {stem} appears twice");
+            assert!(
+                out.docs.insert(stem.clone()),
+                "document {stem} appears twice"
+            );
             for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
                 let at = format!("{}:{}", file.display(), i + 1);
                 let v: Value = match serde_json::from_str(line) {
@@ -108,7 +149,12 @@ fn check_split(split: &str, gaz: &Gazetteer) -> Split {
             }
         }
     }
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     out
 }
 
@@ -117,14 +163,36 @@ fn train_and_dev_follow_the_guide_and_stay_apart() {
     let gaz = Gazetteer::builtin().unwrap();
     let train = check_split("train", &gaz);
     let dev = check_split("dev", &gaz);
-    eprintln!("train: {} sentences in {} documents {:?}", train.sentences, train.docs.len(), train.stance);
-    eprintln!("dev: {} sentences in {} documents {:?}", dev.sentences, dev.docs.len(), dev.stance);
-    assert!(train.docs.is_disjoint(&dev.docs), "a document is in both train and dev");
+    eprintln!(
+        "train: {} sentences in {} documents {:?}",
+        train.sentences,
+        train.docs.len(),
+        train.stance
+    );
+    eprintln!(
+        "dev: {} sentences in {} documents {:?}",
+        dev.sentences,
+        dev.docs.len(),
+        dev.stance
+    );
+    assert!(
+        train.docs.is_disjoint(&dev.docs),
+        "a document is in both train and dev"
+    );
     let shared: Vec<_> = train.conflicts.intersection(&dev.conflicts).collect();
-    assert!(shared.is_empty(), "conflicts in both train and dev: {shared:?}");
-    assert!(dev.sentences >= 400 && dev.docs.len() >= 25, "dev: at least 400 sentences in 25 documents");
+    assert!(
+        shared.is_empty(),
+        "conflicts in both train and dev: {shared:?}"
+    );
+    assert!(
+        dev.sentences >= 400 && dev.docs.len() >= 25,
+        "dev: at least 400 sentences in 25 documents"
+    );
     // Each stance is represented in dev, so per-class scores mean something.
     for s in STANCES {
-        assert!(dev.stance.get(s).copied().unwrap_or(0) >= 20, "dev has too few {s} sentences");
+        assert!(
+            dev.stance.get(s).copied().unwrap_or(0) >= 20,
+            "dev has too few {s} sentences"
+        );
     }
 }
