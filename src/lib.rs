@@ -7,8 +7,10 @@
 pub mod aggregate;
 pub mod attribute;
 pub mod error;
+pub mod eval;
 pub mod export;
 pub mod ingest;
+pub mod model;
 pub mod parties;
 pub mod pipeline;
 pub mod record;

@@ -7,10 +7,16 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use partyline::aggregate::{AggregateOptions, Period, Weights};
 use partyline::error::{Error, Result};
+use partyline::eval::{attribute_gold, keyword_stance, load_gold, report};
 use partyline::export::{Format, write_table};
 use partyline::ingest::{IngestOptions, InputFormat, expand_inputs};
+use partyline::model::assets::{EncoderId, Fetch, encoder_assets, onnxruntime_library};
+use partyline::model::heads::FeatureSpec;
+use partyline::model::train::{TrainOptions, train};
+use partyline::model::{Manifest, Model, resolve_model_dir};
 use partyline::parties::{Gazetteer, check_file};
 use partyline::pipeline::{self, TableChoice};
+use partyline::record::{SENTIMENTS, STANCES};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +45,29 @@ enum Command {
   partyline aggregate coded.jsonl --period week -o tables.xlsx
   partyline aggregate coded.jsonl --out-dir tables/ --weights threatening=-7")]
     Aggregate(AggregateArgs),
+    /// Attribute, then score each sentence's stance and sentiment with the model.
+    #[command(after_help = "Examples:
+  partyline score datasets/sample/                     # CSV to stdout, the default model
+  partyline score --format jsonl news.jsonl -o scored.jsonl --aggregate tables.xlsx
+  partyline score --model fast --offline --sentence-per-line --parties groups.toml article.txt")]
+    Score(ScoreArgs),
+    /// Fetch and build the pinned assets (ONNX Runtime, encoders) into the cache.
+    #[command(after_help = "Examples:
+  partyline setup                                      # the default model's assets
+  partyline setup --model fast
+  PARTYLINE_CACHE=/data/partyline partyline setup --model all")]
+    Setup(SetupArgs),
+    /// Train the stance and sentiment heads on labeled documents.
+    #[command(after_help = "Examples:
+  partyline train --train datasets/train --dev datasets/dev -o models/accurate --encoder mpnet
+  partyline train --train datasets/train --dev datasets/dev -o models/fast --encoder minilm --context")]
+    Train(TrainArgs),
+    /// Evaluate the pipeline on gold documents: stance, sentiment, speakers, targets.
+    #[command(after_help = "Examples:
+  partyline eval --gold datasets/dev                   # the default model
+  partyline eval --gold datasets/dev --model fast --json
+  partyline eval --gold datasets/dev --baseline keyword")]
+    Eval(EvalArgs),
     /// List the party dictionary, and check a parties file.
     #[command(after_help = "Examples:
   partyline parties                                    # the built-in gazetteer as CSV
@@ -120,6 +149,98 @@ struct AggregateArgs {
     /// Skip records with missing or unknown labels (reported and counted).
     #[arg(long)]
     skip_bad: bool,
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// The model: `accurate` (MPNet), `fast` (MiniLM), or a model folder.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: String,
+    /// Never fetch assets; fail with a message if they are not cached.
+    #[arg(long)]
+    offline: bool,
+    /// Inference threads.
+    #[arg(long, default_value_t = default_threads())]
+    threads: usize,
+    /// Sentences per inference batch.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+}
+
+const DEFAULT_MODEL: &str = "accurate";
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[derive(Args)]
+struct ScoreArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Also write the aggregate tables: FILE.xlsx, or a directory of CSV files.
+    #[arg(long)]
+    aggregate: Option<PathBuf>,
+    /// Period of the per-date table in --aggregate: day, week or month.
+    #[arg(long, default_value = "day", value_parser = parse_period)]
+    period: Period,
+}
+
+#[derive(Args)]
+struct SetupArgs {
+    /// Which model's assets: accurate, fast, all, or a model folder.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: String,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Gold documents to train on (JSONL files or directories).
+    #[arg(long, required = true)]
+    train: Vec<PathBuf>,
+    /// Gold documents to report on (kept apart from train by document).
+    #[arg(long, required = true)]
+    dev: Vec<PathBuf>,
+    /// Output model folder (manifest.json and heads.safetensors).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Base encoder: mpnet (accurate) or minilm (fast).
+    #[arg(long, default_value = "mpnet")]
+    encoder: String,
+    /// Give the heads the previous sentence's embedding too.
+    #[arg(long)]
+    context: bool,
+    /// Give the heads the attribution features (how the speaker was found, target, headline).
+    #[arg(long)]
+    attribution_features: bool,
+    /// Skip the int8 check (the model then scores with the f32 encoder).
+    #[arg(long)]
+    no_int8: bool,
+    #[arg(long, default_value_t = default_threads())]
+    threads: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Gold documents (JSONL files or directories) in the labeling guide's format.
+    #[arg(long, required = true)]
+    gold: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Score with a baseline instead of the model: `keyword` (the reporting-verb list).
+    #[arg(long)]
+    baseline: Option<String>,
+    /// A parties file for every gold document (default: parties.toml beside each file).
+    #[arg(long)]
+    parties: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -210,6 +331,136 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Score(args) => {
+            let gazetteer = Gazetteer::with_user_file(args.input.parties.as_deref())?;
+            let sources = expand_inputs(&args.input.inputs, args.input.input_format)?;
+            let format = Format::choose(args.out.format, args.out.output.as_deref(), Format::Csv);
+            let mut model = load_model(&args.model)?;
+            let agg_opts = AggregateOptions {
+                period: args.period,
+                ..Default::default()
+            };
+            let aggregate_to = args.aggregate.as_deref().map(|path| pipeline::AggregateTo {
+                path,
+                options: &agg_opts,
+            });
+            let summary = pipeline::run_score(
+                &sources,
+                &args.input.ingest_options(),
+                &gazetteer,
+                &mut model,
+                pipeline::OutputSpec {
+                    format,
+                    path: args.out.output.as_deref(),
+                },
+                args.model.batch_size,
+                aggregate_to,
+            )?;
+            let truncated = model.truncated();
+            let note = if truncated > 0 {
+                format!(
+                    ", {truncated} sentences truncated to {} tokens",
+                    partyline::model::encoder::MAX_TOKENS
+                )
+            } else {
+                String::new()
+            };
+            eprintln!("partyline: {summary}{note} (model {})", model.manifest.name);
+            Ok(())
+        }
+        Command::Setup(args) => {
+            let names: Vec<String> = if args.model == "all" {
+                vec!["accurate".into(), "fast".into()]
+            } else {
+                vec![args.model.clone()]
+            };
+            for name in names {
+                let dir = resolve_model_dir(&name)?;
+                let manifest = Manifest::read(&dir)?;
+                let id = manifest.encoder_id()?;
+                onnxruntime_library(Fetch::Allowed)?;
+                let assets = encoder_assets(id, manifest.int8, Fetch::Allowed)?;
+                Model::load(&dir, Fetch::Allowed, 1)?;
+                eprintln!(
+                    "partyline: model {name} ready ({}, {})",
+                    manifest.encoder_name,
+                    assets.onnx.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Train(args) => {
+            let encoder = EncoderId::from_key(&args.encoder).ok_or_else(|| {
+                Error::Usage(format!(
+                    "unknown encoder {:?} (mpnet, minilm)",
+                    args.encoder
+                ))
+            })?;
+            let opts = TrainOptions {
+                train: args.train,
+                dev: args.dev,
+                out: args.output.clone(),
+                encoder,
+                features: FeatureSpec {
+                    context: args.context,
+                    attribution: args.attribution_features,
+                },
+                threads: args.threads,
+                batch_size: args.batch_size,
+                fetch: Fetch::Allowed,
+                try_int8: !args.no_int8,
+            };
+            let (manifest, report) = train(&opts)?;
+            println!("{report}");
+            eprintln!(
+                "partyline: wrote {} (cross-validated stance macro-F1 {:.3}, dev {:.3}, int8 {})",
+                args.output.display(),
+                manifest.scores.cv_stance_macro_f1,
+                manifest.scores.dev_stance_macro_f1,
+                manifest.int8
+            );
+            Ok(())
+        }
+        Command::Eval(args) => {
+            let docs = load_gold(&args.gold)?;
+            let mut records = attribute_gold(&docs, args.parties.as_deref())?;
+            let report = match args.baseline.as_deref() {
+                Some("keyword") => {
+                    let pred: Vec<usize> = records.iter().map(keyword_stance).collect();
+                    report(&docs, &records, &pred, None)
+                }
+                Some(other) => {
+                    return Err(Error::Usage(format!(
+                        "unknown baseline {other:?} (keyword)"
+                    )));
+                }
+                None => {
+                    let mut model = load_model(&args.model)?;
+                    model.score(&mut records, args.model.batch_size)?;
+                    let idx = |v: &Option<String>, labels: &[&str]| {
+                        v.as_deref()
+                            .and_then(|s| labels.iter().position(|l| *l == s))
+                            .unwrap_or(0)
+                    };
+                    let ps: Vec<usize> = records.iter().map(|r| idx(&r.stance, &STANCES)).collect();
+                    let pt: Vec<usize> = records
+                        .iter()
+                        .map(|r| idx(&r.sentiment, &SENTIMENTS))
+                        .collect();
+                    report(&docs, &records, &ps, Some(&pt))
+                }
+            };
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report)
+                        .map_err(|e| Error::Other(e.to_string()))?
+                );
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
         Command::Parties(args) => {
             if let Some(path) = &args.parties {
                 let problems = check_file(path)?;
@@ -233,6 +484,16 @@ fn run(cli: Cli) -> Result<()> {
             )
         }
     }
+}
+
+fn load_model(args: &ModelArgs) -> Result<Model> {
+    let dir = resolve_model_dir(&args.model)?;
+    let fetch = if args.offline {
+        Fetch::Offline
+    } else {
+        Fetch::Allowed
+    };
+    Model::load(&dir, fetch, args.threads)
 }
 
 fn main() -> ExitCode {

@@ -100,6 +100,98 @@ pub fn run_attribute(
     }
 }
 
+/// Where sentence records go: a format, and a file (stdout for CSV and JSONL without one).
+#[derive(Debug, Clone, Copy)]
+pub struct OutputSpec<'a> {
+    pub format: Format,
+    pub path: Option<&'a Path>,
+}
+
+/// Where `score --aggregate` writes its tables: an `.xlsx` workbook or a directory.
+pub struct AggregateTo<'a> {
+    pub path: &'a Path,
+    pub options: &'a AggregateOptions,
+}
+
+/// `partyline score`: attribution plus the model's stance and sentiment. Sentences are
+/// scored in chunks of whole documents (so the previous sentence is at hand as context)
+/// and written as they are finished.
+pub fn run_score(
+    sources: &[Source],
+    ingest: &IngestOptions,
+    gazetteer: &Gazetteer,
+    model: &mut crate::model::Model,
+    output: OutputSpec,
+    batch_size: usize,
+    aggregate_to: Option<AggregateTo>,
+) -> Result<RunSummary> {
+    const CHUNK: usize = 512;
+    let mut sink = open_sink(output.format, output.path, "sentences")?;
+    let mut summary = RunSummary::default();
+    let bar = progress("scoring");
+    let mut pending: Vec<crate::record::SentenceRecord> = Vec::new();
+    let mut kept: Vec<crate::record::SentenceRecord> = Vec::new();
+    let (mut docs, mut sentences) = (0usize, 0usize);
+    let keep = aggregate_to.is_some();
+    let mut flush = |pending: &mut Vec<crate::record::SentenceRecord>,
+                     sink: &mut Box<dyn crate::export::RowSink>|
+     -> Result<()> {
+        model.score(pending, batch_size)?;
+        for r in pending.drain(..) {
+            sink.write(r.cells())?;
+            if keep {
+                kept.push(r);
+            }
+        }
+        Ok(())
+    };
+    let result = read_all(sources, ingest, &mut summary.ingest, &mut |doc| {
+        let spans = sentence_spans(&doc);
+        let records = attribute_document(&doc, &spans, gazetteer);
+        sentences += records.len();
+        docs += 1;
+        pending.extend(records);
+        if pending.len() >= CHUNK {
+            flush(&mut pending, &mut sink)?;
+        }
+        bar.set_message(format!("scoring: {docs} documents, {sentences} sentences"));
+        bar.tick();
+        Ok(())
+    })
+    .and_then(|()| flush(&mut pending, &mut sink));
+    bar.finish_and_clear();
+    summary.sentences = sentences;
+    match result {
+        Ok(()) => sink.finish()?,
+        Err(e) => return Err(keep_partial(sink, e)?),
+    }
+    if let Some(to) = aggregate_to {
+        let aggs = aggregate(&kept, to.options);
+        let is_xlsx = to
+            .path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+        if is_xlsx {
+            write_aggregates(
+                &aggs,
+                Format::Xlsx,
+                Some(to.path),
+                None,
+                TableChoice::Parties,
+            )?;
+        } else {
+            write_aggregates(
+                &aggs,
+                Format::Csv,
+                None,
+                Some(to.path),
+                TableChoice::Parties,
+            )?;
+        }
+    }
+    Ok(summary)
+}
+
 /// On a failed run, keeps what was finished under a `.partial` name and says so.
 fn keep_partial(sink: Box<dyn crate::export::RowSink>, err: Error) -> Result<Error> {
     let written = sink.written();

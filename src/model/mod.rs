@@ -1,0 +1,192 @@
+//! The stance and sentiment model: a sentence encoder (ONNX, from pinned registry
+//! packages) and two linear heads trained by the project, described by a manifest.
+
+pub mod assets;
+pub mod encoder;
+pub mod heads;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::record::{SENTIMENTS, STANCES, SentenceRecord};
+use assets::{EncoderId, Fetch, encoder_assets, sha256_file};
+use encoder::Encoder;
+use heads::{FeatureSpec, Heads};
+
+/// What a trained model is made of and how well it did; written beside the heads.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub name: String,
+    pub created: String,
+    pub partyline_version: String,
+    /// `minilm` (fast) or `mpnet` (accurate).
+    pub encoder: String,
+    pub encoder_name: String,
+    pub encoder_packages: Vec<PinnedPackage>,
+    pub encoder_safetensors_sha256: String,
+    /// Whether scoring uses the int8 ONNX graph.
+    pub int8: bool,
+    pub heads_file: String,
+    pub heads_sha256: String,
+    pub features: FeatureSpec,
+    pub train_config: heads::TrainConfig,
+    pub data: DataInfo,
+    pub scores: Scores,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PinnedPackage {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct DataInfo {
+    pub train_sha256: String,
+    pub train_documents: usize,
+    pub train_sentences: usize,
+    pub dev_sha256: String,
+    pub dev_documents: usize,
+    pub dev_sentences: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Scores {
+    /// Grouped (by document) cross-validation on train, used to pick the L2 strength.
+    pub cv_stance_macro_f1: f64,
+    pub dev_stance_macro_f1: f64,
+    pub dev_sentiment_macro_f1: f64,
+    pub dev_stance_macro_f1_f32: Option<f64>,
+}
+
+/// A loaded model ready to score.
+pub struct Model {
+    pub manifest: Manifest,
+    pub dir: PathBuf,
+    encoder: Encoder,
+    heads: Heads,
+}
+
+/// Finds a model by name (`fast`, `accurate`, a folder under `models/`) or path.
+pub fn resolve_model_dir(name: &str) -> Result<PathBuf> {
+    let direct = PathBuf::from(name);
+    if direct.join("manifest.json").exists() {
+        return Ok(direct);
+    }
+    let mut roots = vec![PathBuf::from("models")];
+    if let Ok(exe) = std::env::current_exe() {
+        for a in exe.ancestors().skip(1).take(4) {
+            roots.push(a.join("models"));
+        }
+    }
+    roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+    for root in roots {
+        let dir = root.join(name);
+        if dir.join("manifest.json").exists() {
+            return Ok(dir);
+        }
+    }
+    Err(Error::Other(format!(
+        "no model named {name:?}: expected a folder with manifest.json (models/{name}/ in the partyline checkout, or a path)"
+    )))
+}
+
+impl Manifest {
+    pub fn read(dir: &Path) -> Result<Manifest> {
+        let path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Io(path.clone(), e))?;
+        serde_json::from_str(&text).map_err(|e| {
+            Error::Other(format!(
+                "{}: not a valid model manifest ({e}); the model is corrupt",
+                path.display()
+            ))
+        })
+    }
+
+    pub fn encoder_id(&self) -> Result<EncoderId> {
+        EncoderId::from_key(&self.encoder).ok_or_else(|| {
+            Error::Other(format!(
+                "model {}: unknown encoder {:?}",
+                self.name, self.encoder
+            ))
+        })
+    }
+}
+
+impl Model {
+    /// Loads a model; missing assets are fetched unless `fetch` is offline.
+    pub fn load(dir: &Path, fetch: Fetch, threads: usize) -> Result<Model> {
+        let manifest = Manifest::read(dir)?;
+        let heads_path = dir.join(&manifest.heads_file);
+        let sha = sha256_file(&heads_path)?;
+        if sha != manifest.heads_sha256 {
+            return Err(Error::Other(format!(
+                "{}: sha256 {sha} does not match the manifest ({}): the model is corrupt; restore it from git",
+                heads_path.display(),
+                manifest.heads_sha256
+            )));
+        }
+        let heads = Heads::load(&heads_path)?;
+        let assets = encoder_assets(manifest.encoder_id()?, manifest.int8, fetch)?;
+        let encoder = Encoder::load(&assets, threads, fetch)?;
+        let width = manifest.features.width(encoder.dim);
+        if heads.stance.w.ncols() != width {
+            return Err(Error::Other(format!(
+                "{}: heads expect {} features, the encoder gives {width}",
+                heads_path.display(),
+                heads.stance.w.ncols()
+            )));
+        }
+        Ok(Model {
+            manifest,
+            dir: dir.to_path_buf(),
+            encoder,
+            heads,
+        })
+    }
+
+    /// Sentences truncated at the encoder window so far.
+    pub fn truncated(&self) -> usize {
+        self.encoder.truncated
+    }
+
+    /// Adds stance and sentiment with their probabilities to records in document order.
+    pub fn score(&mut self, records: &mut [SentenceRecord], batch_size: usize) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
+        let emb = self.encoder.embed(&texts, batch_size)?;
+        let x = self.manifest.features.build(emb.view(), records);
+        let ps = self.heads.stance.probs(x.view());
+        let pt = self.heads.sentiment.probs(x.view());
+        for (i, r) in records.iter_mut().enumerate() {
+            let s = ps.row(i);
+            let t = pt.row(i);
+            let argmax = |v: ndarray::ArrayView1<f32>| {
+                (0..v.len())
+                    .max_by(|&a, &b| v[a].total_cmp(&v[b]))
+                    .unwrap_or(0)
+            };
+            r.stance = Some(STANCES[argmax(s)].to_string());
+            r.p_conciliatory = Some(round(s[0]));
+            r.p_accusatory = Some(round(s[1]));
+            r.p_threatening = Some(round(s[2]));
+            r.p_neutral = Some(round(s[3]));
+            r.sentiment = Some(SENTIMENTS[argmax(t)].to_string());
+            r.p_positive = Some(round(t[0]));
+            r.p_negative = Some(round(t[1]));
+            r.p_neutral_sentiment = Some(round(t[2]));
+        }
+        Ok(())
+    }
+}
+
+/// Probabilities to 4 decimals: enough for analysis, and outputs stay readable.
+fn round(p: f32) -> f64 {
+    (f64::from(p) * 10_000.0).round() / 10_000.0
+}
