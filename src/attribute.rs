@@ -1349,3 +1349,61 @@ pub fn attribute_document(doc: &Document, spans: &[Span], gaz: &Gazetteer) -> Ve
         })
         .collect()
 }
+
+/// Targets once the stance is known (the `score` stage): a neutral sentence aims at no
+/// one, so its targets are cleared; a stance-bearing sentence with a speaker but no party
+/// named as its target aims, in news prose, at the counterpart in the running story, taken
+/// as the latest other party named as speaker or target earlier in the same document
+/// ("Dublin urged both sides...", "the ministry rejected the suggestion").
+///
+/// Records must be in document order; records without a stance are left alone.
+pub fn refine_targets(records: &mut [SentenceRecord]) {
+    let mut history: Vec<String> = Vec::new();
+    let mut doc: Option<String> = None;
+    for r in records.iter_mut() {
+        if doc.as_deref() != Some(r.doc.as_str()) {
+            history.clear();
+            doc = Some(r.doc.clone());
+        }
+        let seen: Vec<String> = r.speakers.iter().chain(&r.targets).cloned().collect();
+        match r.stance.as_deref() {
+            Some("neutral") => r.targets.clear(),
+            Some(_) if r.targets.is_empty() && !r.speakers.is_empty() => {
+                if let Some(p) = history.iter().rev().find(|p| !r.speakers.contains(p)) {
+                    r.targets.push(p.clone());
+                }
+            }
+            _ => {}
+        }
+        history.extend(seen);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(doc: &str, speakers: &[&str], targets: &[&str], stance: &str) -> SentenceRecord {
+        SentenceRecord {
+            doc: doc.into(),
+            speakers: speakers.iter().map(|s| s.to_string()).collect(),
+            targets: targets.iter().map(|s| s.to_string()).collect(),
+            stance: Some(stance.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn targets_follow_the_stance_and_the_running_story() {
+        let mut r = vec![
+            rec("a", &["ETH"], &["ERI"], "accusatory"),
+            rec("a", &["ERI"], &[], "accusatory"),
+            rec("a", &["ERI"], &["ETH"], "neutral"),
+            rec("b", &["KEN"], &[], "threatening"),
+        ];
+        refine_targets(&mut r);
+        assert_eq!(r[1].targets, ["ETH"], "the counterpart named earlier in the story");
+        assert!(r[2].targets.is_empty(), "a neutral sentence aims at no one");
+        assert!(r[3].targets.is_empty(), "history does not cross documents");
+    }
+}

@@ -62,10 +62,22 @@ fn score_adds_the_model_fields_and_keeps_attribution() {
             "end",
             "text",
             "speakers",
-            "targets",
             "attribution",
         ] {
             assert_eq!(s[key], a[key], "score must not change {key}");
+        }
+        // Targets are refined with the stance: none for neutral sentences, and the named
+        // targets kept otherwise (a counterpart is added only where none was named).
+        let (st, at) = (
+            s["targets"].as_array().unwrap(),
+            a["targets"].as_array().unwrap(),
+        );
+        if s["stance"] == "neutral" {
+            assert!(st.is_empty(), "a neutral sentence aims at no one: {s}");
+        } else if !at.is_empty() {
+            assert_eq!(st, at);
+        } else {
+            assert!(st.len() <= 1);
         }
         let p: f64 = [
             "p_conciliatory",

@@ -182,6 +182,7 @@ impl Model {
             r.p_negative = Some(round(t[1]));
             r.p_neutral_sentiment = Some(round(t[2]));
         }
+        crate::attribute::refine_targets(records);
         Ok(())
     }
 }
