@@ -1402,7 +1402,11 @@ mod tests {
             rec("b", &["KEN"], &[], "threatening"),
         ];
         refine_targets(&mut r);
-        assert_eq!(r[1].targets, ["ETH"], "the counterpart named earlier in the story");
+        assert_eq!(
+            r[1].targets,
+            ["ETH"],
+            "the counterpart named earlier in the story"
+        );
         assert!(r[2].targets.is_empty(), "a neutral sentence aims at no one");
         assert!(r[3].targets.is_empty(), "history does not cross documents");
     }

@@ -190,6 +190,33 @@ impl AtomicFile {
         ))
     }
 
+    /// A file written under the stable name `<dest>.partial`, so a killed run can be
+    /// resumed: `resume_at` truncates an existing partial file to the last checkpoint.
+    pub fn resumable(dest: &Path, resume_at: Option<u64>) -> Result<(AtomicFile, File)> {
+        let tmp = partial_path(dest);
+        let file = match resume_at {
+            Some(bytes) => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&tmp)
+                    .map_err(|e| Error::Io(tmp.clone(), e))?;
+                f.set_len(bytes).map_err(|e| Error::Write(tmp.clone(), e))?;
+                let mut f = f;
+                std::io::Seek::seek(&mut f, std::io::SeekFrom::End(0))
+                    .map_err(|e| Error::Write(tmp.clone(), e))?;
+                f
+            }
+            None => File::create(&tmp).map_err(|e| Error::Write(tmp.clone(), e))?,
+        };
+        Ok((
+            AtomicFile {
+                dest: dest.to_path_buf(),
+                tmp,
+            },
+            file,
+        ))
+    }
+
     pub fn tmp_path(&self) -> &Path {
         &self.tmp
     }
@@ -201,10 +228,10 @@ impl AtomicFile {
 
     /// Keeps what was written as `<dest>.partial`, clearly not the finished output.
     pub fn keep_partial(self) -> Result<PathBuf> {
-        let mut partial = self.dest.clone().into_os_string();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
-        std::fs::rename(&self.tmp, &partial).map_err(|e| Error::Write(partial.clone(), e))?;
+        let partial = partial_path(&self.dest);
+        if self.tmp != partial {
+            std::fs::rename(&self.tmp, &partial).map_err(|e| Error::Write(partial.clone(), e))?;
+        }
         Ok(partial)
     }
 
@@ -212,6 +239,13 @@ impl AtomicFile {
     pub fn discard(self) {
         let _ = std::fs::remove_file(&self.tmp);
     }
+}
+
+/// `<dest>.partial`: where unfinished output lives.
+pub fn partial_path(dest: &Path) -> PathBuf {
+    let mut p = dest.as_os_str().to_owned();
+    p.push(".partial");
+    PathBuf::from(p)
 }
 
 /// Where a stream of rows goes.
@@ -222,6 +256,11 @@ pub trait RowSink {
     /// Keeps what was written so far under a name that says it is partial.
     fn abandon(self: Box<Self>) -> Result<Option<PathBuf>>;
     fn written(&self) -> usize;
+    /// Flushes what was written and returns the output's length in bytes, for a
+    /// checkpoint; `None` when the output cannot be resumed (stdout, XLSX).
+    fn sync_point(&mut self) -> Result<Option<u64>> {
+        Ok(None)
+    }
 }
 
 enum Dest {
@@ -243,6 +282,8 @@ pub struct TextSink {
     format: Format,
     header_written: bool,
     written: usize,
+    /// Bytes in the output so far (including what a resumed run started from).
+    bytes: u64,
 }
 
 impl TextSink {
@@ -260,6 +301,26 @@ impl TextSink {
             format,
             header_written: false,
             written: 0,
+            bytes: 0,
+        })
+    }
+
+    /// A file sink that can be checkpointed and resumed (see [`AtomicFile::resumable`]):
+    /// `resume` is the checkpoint's (bytes, records).
+    pub fn resumable(
+        format: Format,
+        path: &Path,
+        resume: Option<(u64, usize)>,
+    ) -> Result<TextSink> {
+        let (atomic, file) = AtomicFile::resumable(path, resume.map(|r| r.0))?;
+        let (bytes, written) = resume.unwrap_or((0, 0));
+        Ok(TextSink {
+            dest: Dest::File(atomic),
+            out: BufWriter::with_capacity(1 << 16, Box::new(file)),
+            format,
+            header_written: bytes > 0,
+            written,
+            bytes,
         })
     }
 }
@@ -285,10 +346,12 @@ impl TextSink {
                 if !self.header_written {
                     let header = csv_line(names.map(str::to_string));
                     self.out.write_all(header.as_bytes()).map_err(&err)?;
+                    self.bytes += header.len() as u64;
                     self.header_written = true;
                 }
                 let line = csv_line(cells.iter().map(Cell::to_text));
                 self.out.write_all(line.as_bytes()).map_err(&err)?;
+                self.bytes += line.len() as u64;
             }
             _ => {
                 let mut map = Map::new();
@@ -297,9 +360,11 @@ impl TextSink {
                         map.insert(name.to_string(), v);
                     }
                 }
-                serde_json::to_writer(&mut self.out, &Value::Object(map))
-                    .map_err(|e| err(e.into()))?;
-                self.out.write_all(b"\n").map_err(&err)?;
+                let mut line =
+                    serde_json::to_vec(&Value::Object(map)).map_err(|e| err(e.into()))?;
+                line.push(b'\n');
+                self.out.write_all(&line).map_err(&err)?;
+                self.bytes += line.len() as u64;
             }
         }
         self.written += 1;
@@ -335,6 +400,14 @@ impl RowSink for TextSink {
 
     fn written(&self) -> usize {
         self.written
+    }
+
+    fn sync_point(&mut self) -> Result<Option<u64>> {
+        if matches!(self.dest, Dest::Stdout) {
+            return Ok(None);
+        }
+        self.out.flush().map_err(io_err(&self.dest))?;
+        Ok(Some(self.bytes))
     }
 }
 

@@ -119,6 +119,9 @@ struct AttributeArgs {
     input: InputArgs,
     #[command(flatten)]
     out: OutputArgs,
+    /// Continue a killed run from the checkpoint beside -o FILE (same inputs and format).
+    #[arg(long)]
+    resume: bool,
 }
 
 #[derive(Args)]
@@ -181,6 +184,9 @@ struct ScoreArgs {
     out: OutputArgs,
     #[command(flatten)]
     model: ModelArgs,
+    /// Continue a killed run from the checkpoint beside -o FILE (same inputs and format).
+    #[arg(long)]
+    resume: bool,
     /// Also write the aggregate tables: FILE.xlsx, or a directory of CSV files.
     #[arg(long)]
     aggregate: Option<PathBuf>,
@@ -289,8 +295,11 @@ fn run(cli: Cli) -> Result<()> {
                 &sources,
                 &args.input.ingest_options(),
                 &gazetteer,
-                format,
-                args.out.output.as_deref(),
+                pipeline::OutputSpec {
+                    format,
+                    path: args.out.output.as_deref(),
+                    resume: args.resume,
+                },
             )?;
             eprintln!("partyline: {summary}");
             Ok(())
@@ -352,6 +361,7 @@ fn run(cli: Cli) -> Result<()> {
                 pipeline::OutputSpec {
                     format,
                     path: args.out.output.as_deref(),
+                    resume: args.resume,
                 },
                 args.model.batch_size,
                 aggregate_to,

@@ -4,16 +4,21 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::aggregate::{AggregateOptions, Aggregates, aggregate, read_records};
 use crate::attribute::attribute_document;
 use crate::error::{Error, Result};
-use crate::export::{Format, Row, Table, open_sink, write_table, write_workbook};
+use crate::export::{
+    Format, Row, RowSink, Table, TextSink, open_sink, write_table, write_workbook,
+};
 use crate::ingest::{IngestOptions, IngestStats, Source, read_all};
 use crate::parties::Gazetteer;
-use crate::record::Document;
+use crate::record::{Document, SentenceRecord};
 use crate::segment::{NewsSegmenter, Segmenter};
 
 /// What a run did, printed on stderr at the end.
@@ -21,6 +26,8 @@ use crate::segment::{NewsSegmenter, Segmenter};
 pub struct RunSummary {
     pub ingest: IngestStats,
     pub sentences: usize,
+    /// Documents already in the output when a run was resumed.
+    pub resumed_after: usize,
 }
 
 impl std::fmt::Display for RunSummary {
@@ -30,6 +37,13 @@ impl std::fmt::Display for RunSummary {
             "{} documents, {} sentences",
             self.ingest.documents, self.sentences
         )?;
+        if self.resumed_after > 0 {
+            write!(
+                f,
+                " (resumed: the first {} documents were already done)",
+                self.resumed_after
+            )?;
+        }
         if self.ingest.empty_skipped > 0 {
             write!(f, ", {} empty documents skipped", self.ingest.empty_skipped)?;
         }
@@ -64,25 +78,194 @@ pub fn sentence_spans(doc: &Document) -> Vec<crate::record::Span> {
     }
 }
 
-/// `partyline attribute`: sentence records with speakers, targets and attribution.
+/// What a checkpoint records: enough to continue a killed run exactly where its output
+/// was last flushed, and to refuse to continue a different run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Checkpoint {
+    inputs: Vec<String>,
+    format: String,
+    /// Documents whose records are all in the output.
+    documents: usize,
+    records: usize,
+    /// Length of the output at that point; a resumed run truncates to it.
+    bytes: u64,
+}
+
+/// `<output>.checkpoint`, beside the output.
+pub fn checkpoint_path(output: &Path) -> PathBuf {
+    let mut p = output.as_os_str().to_owned();
+    p.push(".checkpoint");
+    PathBuf::from(p)
+}
+
+/// Writes checkpoints for a file output as a run goes.
+struct Checkpointer {
+    path: PathBuf,
+    inputs: Vec<String>,
+    format: String,
+    last: Instant,
+    since: usize,
+}
+
+impl Checkpointer {
+    /// Checkpoints are cheap but not free: one per 2,000 records or per second.
+    fn due(&self) -> bool {
+        self.since >= 2000 || self.last.elapsed() >= Duration::from_secs(1)
+    }
+
+    fn save(&mut self, documents: usize, sink: &mut dyn RowSink) -> Result<()> {
+        let Some(bytes) = sink.sync_point()? else {
+            return Ok(());
+        };
+        let cp = Checkpoint {
+            inputs: self.inputs.clone(),
+            format: self.format.clone(),
+            documents,
+            records: sink.written(),
+            bytes,
+        };
+        let tmp = self.path.with_extension("checkpoint.tmp");
+        let text = serde_json::to_string(&cp).map_err(|e| Error::Other(e.to_string()))?;
+        std::fs::write(&tmp, text).map_err(|e| Error::Write(tmp.clone(), e))?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| Error::Write(self.path.clone(), e))?;
+        self.last = Instant::now();
+        self.since = 0;
+        Ok(())
+    }
+}
+
+/// A run's output: the sink, its checkpointer (file outputs in CSV or JSONL), and how many
+/// documents a resumed run skips because they are already in the output.
+struct RunOutput {
+    sink: Box<dyn RowSink>,
+    checkpointer: Option<Checkpointer>,
+    skip: usize,
+}
+
+fn source_names(sources: &[Source]) -> Vec<String> {
+    sources
+        .iter()
+        .map(|s| match s {
+            Source::File(p, _) => p.display().to_string(),
+            Source::Stdin => "-".into(),
+        })
+        .collect()
+}
+
+fn open_run_output(sources: &[Source], output: OutputSpec) -> Result<RunOutput> {
+    let resume = output.resume;
+    let format_name = if output.format == Format::Csv {
+        "csv"
+    } else {
+        "jsonl"
+    };
+    let resumable =
+        output.path.is_some() && output.format != Format::Xlsx && !sources.contains(&Source::Stdin);
+    if resume && !resumable {
+        return Err(Error::Usage(
+            "--resume needs -o FILE in CSV or JSONL, and inputs that are files (not stdin)".into(),
+        ));
+    }
+    let Some(path) = output.path.filter(|_| resumable) else {
+        return Ok(RunOutput {
+            sink: open_sink(output.format, output.path, "sentences")?,
+            checkpointer: None,
+            skip: 0,
+        });
+    };
+    let cp_path = checkpoint_path(path);
+    let inputs = source_names(sources);
+    let (sink, skip) = if resume {
+        let text = std::fs::read_to_string(&cp_path).map_err(|_| {
+            Error::Other(format!(
+                "no checkpoint at {}: there is nothing to resume (run without --resume)",
+                cp_path.display()
+            ))
+        })?;
+        let cp: Checkpoint = serde_json::from_str(&text).map_err(|e| {
+            Error::Other(format!(
+                "{}: damaged checkpoint ({e}); run without --resume",
+                cp_path.display()
+            ))
+        })?;
+        if cp.inputs != inputs || cp.format != format_name {
+            return Err(Error::Other(format!(
+                "{}: the checkpoint belongs to a run with other inputs or format ({} {:?}); run without --resume",
+                cp_path.display(),
+                cp.format,
+                cp.inputs
+            )));
+        }
+        (
+            TextSink::resumable(output.format, path, Some((cp.bytes, cp.records)))?,
+            cp.documents,
+        )
+    } else {
+        let _ = std::fs::remove_file(&cp_path);
+        (TextSink::resumable(output.format, path, None)?, 0)
+    };
+    let checkpointer = Checkpointer {
+        path: cp_path,
+        inputs,
+        format: format_name.into(),
+        last: Instant::now(),
+        since: 0,
+    };
+    Ok(RunOutput {
+        sink: Box::new(sink),
+        checkpointer: Some(checkpointer),
+        skip,
+    })
+}
+
+impl RunOutput {
+    /// Puts the finished output in place and removes the checkpoint.
+    fn finish(self) -> Result<()> {
+        self.sink.finish()?;
+        if let Some(cp) = self.checkpointer {
+            let _ = std::fs::remove_file(&cp.path);
+        }
+        Ok(())
+    }
+}
+
+/// `partyline attribute`: sentence records with speakers, targets and attribution. With a
+/// file output, the run writes as it goes with a checkpoint beside it; `resume` continues a
+/// killed run where its output was last flushed.
 pub fn run_attribute(
     sources: &[Source],
     ingest: &IngestOptions,
     gazetteer: &Gazetteer,
-    format: Format,
-    output: Option<&Path>,
+    output: OutputSpec,
 ) -> Result<RunSummary> {
-    let mut sink = open_sink(format, output, "sentences")?;
-    let mut summary = RunSummary::default();
+    let RunOutput {
+        mut sink,
+        mut checkpointer,
+        skip,
+    } = open_run_output(sources, output)?;
+    let mut summary = RunSummary {
+        resumed_after: skip,
+        ..Default::default()
+    };
     let bar = progress("attributing");
     let (mut docs, mut sentences) = (0usize, 0usize);
     let result = read_all(sources, ingest, &mut summary.ingest, &mut |doc| {
-        let spans = sentence_spans(&doc);
-        for record in attribute_document(&doc, &spans, gazetteer) {
-            sink.write(record.cells())?;
-            sentences += 1;
-        }
         docs += 1;
+        if docs <= skip {
+            return Ok(());
+        }
+        let spans = sentence_spans(&doc);
+        let records = attribute_document(&doc, &spans, gazetteer);
+        sentences += records.len();
+        for record in records {
+            sink.write(record.cells())?;
+        }
+        if let Some(cp) = checkpointer.as_mut() {
+            cp.since += spans.len();
+            if cp.due() {
+                cp.save(docs, sink.as_mut())?;
+            }
+        }
         bar.set_message(format!(
             "attributing: {docs} documents, {sentences} sentences"
         ));
@@ -93,7 +276,12 @@ pub fn run_attribute(
     bar.finish_and_clear();
     match result {
         Ok(()) => {
-            sink.finish()?;
+            RunOutput {
+                sink,
+                checkpointer,
+                skip,
+            }
+            .finish()?;
             Ok(summary)
         }
         Err(e) => Err(keep_partial(sink, e)?),
@@ -105,6 +293,8 @@ pub fn run_attribute(
 pub struct OutputSpec<'a> {
     pub format: Format,
     pub path: Option<&'a Path>,
+    /// Continue a killed run from the checkpoint beside `path`.
+    pub resume: bool,
 }
 
 /// Where `score --aggregate` writes its tables: an `.xlsx` workbook or a directory.
@@ -126,15 +316,27 @@ pub fn run_score(
     aggregate_to: Option<AggregateTo>,
 ) -> Result<RunSummary> {
     const CHUNK: usize = 512;
-    let mut sink = open_sink(output.format, output.path, "sentences")?;
-    let mut summary = RunSummary::default();
+    let RunOutput {
+        mut sink,
+        mut checkpointer,
+        skip,
+    } = open_run_output(sources, output)?;
+    let mut summary = RunSummary {
+        resumed_after: skip,
+        ..Default::default()
+    };
     let bar = progress("scoring");
-    let mut pending: Vec<crate::record::SentenceRecord> = Vec::new();
-    let mut kept: Vec<crate::record::SentenceRecord> = Vec::new();
-    let (mut docs, mut sentences) = (0usize, 0usize);
-    let keep = aggregate_to.is_some();
-    let mut flush = |pending: &mut Vec<crate::record::SentenceRecord>,
-                     sink: &mut Box<dyn crate::export::RowSink>|
+    let mut pending: Vec<SentenceRecord> = Vec::new();
+    // Tables are built from the finished file when there is one (a resumed run's earlier
+    // records are only there); otherwise from the records kept in memory.
+    let from_file = checkpointer.is_some();
+    let keep = aggregate_to.is_some() && !from_file;
+    let mut kept: Vec<SentenceRecord> = Vec::new();
+    let (mut docs, mut docs_pending, mut sentences) = (0usize, 0usize, 0usize);
+    let mut flush = |pending: &mut Vec<SentenceRecord>,
+                     docs_done: usize,
+                     sink: &mut Box<dyn RowSink>,
+                     checkpointer: &mut Option<Checkpointer>|
      -> Result<()> {
         model.score(pending, batch_size)?;
         for r in pending.drain(..) {
@@ -143,29 +345,47 @@ pub fn run_score(
                 kept.push(r);
             }
         }
+        if let Some(cp) = checkpointer.as_mut() {
+            cp.save(docs_done, sink.as_mut())?;
+        }
         Ok(())
     };
     let result = read_all(sources, ingest, &mut summary.ingest, &mut |doc| {
+        docs += 1;
+        if docs <= skip {
+            return Ok(());
+        }
         let spans = sentence_spans(&doc);
         let records = attribute_document(&doc, &spans, gazetteer);
         sentences += records.len();
-        docs += 1;
+        docs_pending += 1;
         pending.extend(records);
         if pending.len() >= CHUNK {
-            flush(&mut pending, &mut sink)?;
+            flush(&mut pending, docs, &mut sink, &mut checkpointer)?;
+            docs_pending = 0;
         }
         bar.set_message(format!("scoring: {docs} documents, {sentences} sentences"));
         bar.tick();
         Ok(())
     })
-    .and_then(|()| flush(&mut pending, &mut sink));
+    .and_then(|()| flush(&mut pending, docs, &mut sink, &mut checkpointer));
+    let _ = docs_pending;
     bar.finish_and_clear();
     summary.sentences = sentences;
     match result {
-        Ok(()) => sink.finish()?,
+        Ok(()) => RunOutput {
+            sink,
+            checkpointer,
+            skip,
+        }
+        .finish()?,
         Err(e) => return Err(keep_partial(sink, e)?),
     }
     if let Some(to) = aggregate_to {
+        if let (true, Some(path)) = (from_file, output.path) {
+            let mut skipped = 0;
+            kept = read_records(path, false, &mut skipped)?;
+        }
         let aggs = aggregate(&kept, to.options);
         let is_xlsx = to
             .path
