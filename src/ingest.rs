@@ -54,7 +54,13 @@ pub struct IngestOptions {
     pub lossy: bool,
     /// Skip malformed records (counted) instead of stopping.
     pub skip_bad: bool,
+    /// Documents (and JSONL lines) larger than this are rejected with a message; memory
+    /// stays bounded by it whatever the input.
+    pub max_doc_bytes: usize,
 }
+
+/// The default document size limit: 10 MB, far above any news article.
+pub const DEFAULT_MAX_DOC_BYTES: usize = 10_000_000;
 
 impl Default for IngestOptions {
     fn default() -> Self {
@@ -65,6 +71,7 @@ impl Default for IngestOptions {
             format: None,
             lossy: false,
             skip_bad: false,
+            max_doc_bytes: DEFAULT_MAX_DOC_BYTES,
         }
     }
 }
@@ -232,15 +239,24 @@ fn presplit(text: &str, opts: &IngestOptions) -> Option<Vec<Span>> {
 
 fn read_text(
     path: &Path,
-    mut reader: impl Read,
+    reader: impl Read,
     opts: &IngestOptions,
     stats: &mut IngestStats,
     sink: &mut dyn FnMut(Document) -> Result<()>,
 ) -> Result<()> {
     let mut bytes = Vec::new();
+    // Read at most one byte past the limit: enough to know the document is too large.
     reader
+        .take(opts.max_doc_bytes as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::Io(path.to_path_buf(), e))?;
+    if bytes.len() > opts.max_doc_bytes {
+        let msg = format!(
+            "document larger than {} bytes (--max-doc-bytes); split it or raise the limit",
+            opts.max_doc_bytes
+        );
+        return bad(Error::data(Location::file(path), msg), opts, stats);
+    }
     let text = match decode(bytes, opts.lossy, |b| Location {
         path: path.to_path_buf(),
         line: None,
@@ -349,8 +365,7 @@ fn read_jsonl(
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
+        let (n, complete) = read_line_capped(&mut reader, &mut buf, opts.max_doc_bytes)
             .map_err(|e| Error::Io(path.to_path_buf(), e))?;
         if n == 0 {
             break;
@@ -358,6 +373,19 @@ fn read_jsonl(
         line_no += 1;
         let line_start = offset;
         offset += n as u64;
+        if !complete {
+            let msg = format!(
+                "line longer than {} bytes (--max-doc-bytes); the record was not read",
+                opts.max_doc_bytes
+            );
+            let loc = Location {
+                path: path.to_path_buf(),
+                line: Some(line_no),
+                byte: None,
+            };
+            bad(Error::data(loc, msg), opts, stats)?;
+            continue;
+        }
         let loc = |byte: Option<u64>| Location {
             path: path.to_path_buf(),
             line: Some(line_no),
@@ -402,6 +430,39 @@ fn read_jsonl(
         }
     }
     Ok(())
+}
+
+/// Reads one line into `buf`, keeping at most `cap` bytes; the rest of an overlong line is
+/// read and dropped so memory stays bounded. Returns (bytes consumed, line kept whole).
+fn read_line_capped(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<(usize, bool)> {
+    let mut consumed = 0;
+    let mut complete = true;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok((consumed, complete));
+        }
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..=i], true),
+            None => (available, false),
+        };
+        let len = chunk.len();
+        if complete && buf.len() + len <= cap + 1 {
+            buf.extend_from_slice(chunk);
+        } else {
+            complete = false;
+            buf.clear();
+        }
+        reader.consume(len);
+        consumed += len;
+        if done {
+            return Ok((consumed, complete));
+        }
+    }
 }
 
 fn read_csv(

@@ -101,6 +101,9 @@ struct InputArgs {
     /// A TOML file of parties that adds to or overrides the built-in gazetteer.
     #[arg(long)]
     parties: Option<PathBuf>,
+    /// Reject documents (and JSONL lines) larger than this many bytes.
+    #[arg(long, default_value_t = partyline::ingest::DEFAULT_MAX_DOC_BYTES)]
+    max_doc_bytes: usize,
 }
 
 #[derive(Args)]
@@ -281,6 +284,7 @@ impl InputArgs {
             format: self.input_format,
             lossy: self.lossy,
             skip_bad: self.skip_bad,
+            max_doc_bytes: self.max_doc_bytes,
         }
     }
 }

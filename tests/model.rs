@@ -242,3 +242,21 @@ fn corrupt_cached_assets_are_refused_with_the_fix() {
                 .and(predicate::str::contains("run `partyline setup`")),
         );
 }
+
+#[test]
+fn scoring_opens_no_network_connection() {
+    // A fresh network namespace has no route anywhere: scoring must still work there.
+    let bin = assert_cmd::cargo::cargo_bin("partyline");
+    let out = std::process::Command::new("unshare")
+        .arg("-n")
+        .arg(&bin)
+        .args(["score", "--model", "fast", "--format", "jsonl", SEED])
+        .output()
+        .expect("unshare (util-linux) runs the command in a new network namespace");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(jsonl(&out.stdout).len(), 16);
+}

@@ -138,3 +138,118 @@ fn resume_refuses_what_it_cannot_continue() {
         .code(1)
         .stderr(predicate::str::contains("other inputs"));
 }
+
+/// Runs partyline under a virtual-memory cap (bash's `ulimit -v`, in KiB), so a reader that
+/// loads an oversized input whole fails the test.
+fn capped(kib: u64, args: &str) -> std::process::Output {
+    std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v {kib} && exec '{}' {args}",
+            bin().display()
+        ))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_200_mb_line_is_rejected_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("big.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+    use std::io::Write;
+    writeln!(
+        f,
+        r#"{{"id":"ok1","text":"Kenya said it was ready to talk."}}"#
+    )
+    .unwrap();
+    write!(f, r#"{{"id":"big","text":""#).unwrap();
+    let block = vec![b'a'; 1 << 20];
+    for _ in 0..200 {
+        f.write_all(&block).unwrap();
+    }
+    writeln!(f, r#""}}"#).unwrap();
+    writeln!(f, r#"{{"id":"ok2","text":"Somalia agreed."}}"#).unwrap();
+    drop(f);
+    let out = capped(
+        120_000,
+        &format!("attribute --skip-bad --format jsonl '{}'", p.display()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("big.jsonl:2: line longer than 10000000 bytes"),
+        "{stderr}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+}
+
+#[test]
+fn a_million_tiny_documents_stream_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("tiny.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+    use std::io::Write;
+    for i in 0..1_000_000 {
+        writeln!(f, r#"{{"id":"{i}","text":"Peace."}}"#).unwrap();
+    }
+    drop(f);
+    let out_path = dir.path().join("out.csv");
+    let start = Instant::now();
+    let out = capped(
+        120_000,
+        &format!("attribute -o '{}' '{}'", out_path.display(), p.display()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(240),
+        "took {:?}",
+        start.elapsed()
+    );
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(
+        std::fs::File::open(&out_path).unwrap(),
+    ))
+    .count();
+    assert_eq!(lines, 1_000_001, "a header and one record per document");
+}
+
+#[test]
+fn nul_bytes_nested_json_and_oversized_documents_get_clear_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let nul = dir.path().join("nul.txt");
+    std::fs::write(&nul, vec![0u8; 1 << 20]).unwrap();
+    Command::new(bin())
+        .args(["attribute", "--format", "jsonl"])
+        .arg(&nul)
+        .assert()
+        .success();
+
+    let nested = dir.path().join("nested.jsonl");
+    let deep = format!(
+        "{{\"id\":\"a\",\"text\":{}1{}}}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    std::fs::write(&nested, deep).unwrap();
+    Command::new(bin())
+        .arg("attribute")
+        .arg(&nested)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nested.jsonl:1: malformed JSON"));
+
+    let big = dir.path().join("big.txt");
+    std::fs::write(&big, "Kenya said so. ".repeat(100)).unwrap();
+    Command::new(bin())
+        .args(["attribute", "--max-doc-bytes", "1000"])
+        .arg(&big)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "big.txt: document larger than 1000 bytes",
+        ));
+}
