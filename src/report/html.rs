@@ -32,6 +32,14 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 fn pct(x: f64) -> String {
     if x.is_finite() {
         format!("{:.1}%", x * 100.0)
@@ -96,14 +104,17 @@ pub fn render(r: &Report) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
 <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n\
-<h1>{}</h1>\n<p class=\"lead\">{} sentences in {} documents; {} with a speaker. \
+<h1>{}</h1>\n<p class=\"lead\">{} sentences in {}; {} with a speaker. \
 Stance and sentiment per speaking party, with 95% intervals (bootstrap over documents).</p>\n",
         esc(&r.title),
         esc(&r.title),
         s.sentences,
-        s.documents,
+        plural(s.documents, "document"),
         s.attributed
     );
+    if s.documents < 2 {
+        h.push_str("<p class=\"note\"><strong>One document only:</strong> intervals resample documents, so they cannot be estimated here and collapse to the point estimate.</p>\n");
+    }
     if r.parties.is_empty() {
         h.push_str("<p><strong>No sentence has a speaking party</strong>, so there is nothing to chart per party.</p>\n");
     } else {
@@ -433,6 +444,7 @@ type Point = (usize, f64, f64, f64, f64);
 fn timeline_section(h: &mut String, r: &Report) {
     let t = &r.aggs.dates;
     if t.rows.is_empty() {
+        h.push_str("<section id=\"timeline\">\n<h2>Net cooperation score over time</h2>\n<p class=\"note\">No document carries a date, so there is no timeline (give documents a <code>date</code> field).</p>\n</section>\n");
         return;
     }
     let period = match r.opts.period {
