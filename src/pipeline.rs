@@ -202,23 +202,31 @@ pub fn score_records(
     model: &mut crate::model::Model,
     batch_size: usize,
 ) -> Result<(Vec<crate::record::SentenceRecord>, RunSummary)> {
+    const CHUNK: usize = 512;
     let mut summary = RunSummary::default();
     let bar = progress("scoring");
     let mut records = Vec::new();
+    // Documents are gathered into chunks of whole documents, as in `run_score`, so
+    // batches stay full when documents are short.
+    let mut pending = Vec::new();
     let mut docs = 0usize;
     read_all(sources, ingest, &mut summary.ingest, &mut |doc| {
         let spans = sentence_spans(&doc);
-        let mut recs = attribute_document(&doc, &spans, gazetteer);
-        model.score(&mut recs, batch_size)?;
-        records.extend(recs);
+        pending.extend(attribute_document(&doc, &spans, gazetteer));
+        if pending.len() >= CHUNK {
+            model.score(&mut pending, batch_size)?;
+            records.append(&mut pending);
+        }
         docs += 1;
         bar.set_message(format!(
             "scoring: {docs} documents, {} sentences",
-            records.len()
+            records.len() + pending.len()
         ));
         bar.tick();
         Ok(())
     })?;
+    model.score(&mut pending, batch_size)?;
+    records.append(&mut pending);
     bar.finish_and_clear();
     summary.sentences = records.len();
     Ok((records, summary))

@@ -470,3 +470,36 @@ fn seed_article_scored_with_the_fast_model() {
     assert!(method.contains("istanbul-talks.txt"));
     assert!(!page_table(&html, "party-data").is_empty());
 }
+
+/// Hand-coded CSV records without probabilities: read as records by their stance column,
+/// examples fall back to input order, and the numbers still match `aggregate`.
+#[test]
+fn hand_coded_csv_without_probabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("coded.csv");
+    std::fs::write(
+        &path,
+        "doc,n,text,speakers,targets,stance,sentiment,date\n\
+a,0,Kenya accused Somalia of meddling.,KEN,SOM,accusatory,negative,2025-01-02\n\
+a,1,Kenya welcomed the talks.,KEN,SOM,conciliatory,positive,2025-01-02\n\
+b,0,Somalia warned Kenya <again>.,SOM,KEN,threatening,negative,2025-01-09\n\
+b,1,Kenya accused Somalia of lying.,KEN,SOM,accusatory,negative,2025-01-09\n\
+c,0,The talks resumed.,,,neutral,neutral,2025-01-16\n",
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    let (_, html) = report_html(dir.path(), &[p]);
+    let (header, expected) = aggregate_csv(p);
+    let table = page_table(&html, "party-data");
+    for (party, row) in &expected {
+        for (col, want) in header.iter().zip(row) {
+            assert_eq!(&table[party][col], want, "{party} {col}");
+        }
+    }
+    assert!(html.contains("Somalia warned Kenya &lt;again&gt;."));
+    let ken = &html[html.find("<table data-party=\"KEN\">").unwrap()..];
+    let acc = &ken[ken.find("accusatory</td>").unwrap()..];
+    // No probabilities: the first accusatory sentence in the input comes first.
+    assert!(acc.find("of meddling").unwrap() < acc.find("of lying").unwrap());
+    assert!(html.contains("none run here"));
+}

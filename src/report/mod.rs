@@ -604,6 +604,31 @@ mod tests {
     }
 
     #[test]
+    fn records_are_told_from_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let rec = write(
+            "r.jsonl",
+            "\n{\"doc\":\"a\",\"n\":0,\"text\":\"x\",\"stance\":\"neutral\"}\n",
+        );
+        let doc = write("d.jsonl", "{\"id\":\"a\",\"text\":\"Kenya said so.\"}\n");
+        let rcsv = write("r.csv", "doc,n,text,speakers,stance\na,0,x,KEN,neutral\n");
+        let dcsv = write("d.csv", "id,text\na,Kenya said so.\n");
+        let txt = write("t.txt", "{\"stance\": 1}");
+        use InputFormat::*;
+        assert_eq!(classify(&rec, Jsonl, false).unwrap(), InputKind::Records);
+        assert_eq!(classify(&doc, Jsonl, false).unwrap(), InputKind::Documents);
+        assert_eq!(classify(&rcsv, Csv, false).unwrap(), InputKind::Records);
+        assert_eq!(classify(&dcsv, Csv, false).unwrap(), InputKind::Documents);
+        assert_eq!(classify(&txt, Text, false).unwrap(), InputKind::Documents);
+        assert_eq!(classify(&doc, Jsonl, true).unwrap(), InputKind::Records);
+    }
+
+    #[test]
     fn windows_parse_and_filter() {
         let w = Window::parse("2025-01-01..2025-01-31").unwrap();
         assert!(w.contains(&rec("a", "X", "neutral", None, "2025-01-31T10:00:00Z")));

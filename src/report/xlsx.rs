@@ -154,6 +154,9 @@ pub fn write(report: &Report, path: &Path) -> Result<()> {
             );
     }
     stacked.title().set_name("Stance shares per party");
+    // Bar charts list categories bottom-up; reversed, the largest party is on top.
+    stacked.y_axis().set_reverse();
+    stacked.x_axis().set_max(1.0).set_num_format("0%");
     stacked.set_width(640).set_height(height);
     ws.insert_chart(1, 13, &stacked).map_err(&xerr)?;
 
