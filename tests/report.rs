@@ -127,6 +127,31 @@ fn html_prints_the_aggregate_numbers() {
         let v = &html[at + tag.len()..];
         assert!(close(&v[..v.find('"').unwrap()], net), "{party} net");
     }
+    // Stance bars: sentences and every share with its interval.
+    let stance = &html[html.find("<section id=\"stance\"").unwrap()..];
+    let stance = &stance[..stance.find("</section>").unwrap()];
+    for (party, row) in &expected {
+        let get = |c: &str| &row[header.iter().position(|x| x == c).unwrap()];
+        let tag = format!(
+            "<g data-party=\"{party}\" data-sentences=\"{}\">",
+            get("sentences")
+        );
+        let g = &stance[stance.find(&tag).unwrap_or_else(|| panic!("{tag}"))..];
+        let g = &g[..g.find("</g>").unwrap()];
+        for s in ["conciliatory", "accusatory", "threatening", "neutral"] {
+            let at = g.find(&format!("data-stance=\"{s}\"")).unwrap();
+            let attrs = &g[at..at + g[at..].find('>').unwrap()];
+            for (attr, col) in [
+                ("data-share", format!("share_{s}")),
+                ("data-low", format!("share_{s}_low")),
+                ("data-high", format!("share_{s}_high")),
+            ] {
+                let v = &attrs[attrs.find(&format!("{attr}=\"")).unwrap() + attr.len() + 2..];
+                let v = &v[..v.find('"').unwrap()];
+                assert!(close(v, get(&col)), "{party} {col}: {v} vs {}", get(&col));
+            }
+        }
+    }
     for section in [
         "stance",
         "net",

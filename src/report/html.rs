@@ -189,9 +189,10 @@ fn stance_section(h: &mut String, r: &Report) {
         let y = 14.0 + row * i as f64;
         let _ = write!(
             h,
-            "<g data-party=\"{}\"><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
+            "<g data-party=\"{}\" data-sentences=\"{}\"><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
 <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\">n={}</text>",
             esc(&p.party),
+            p.sentences,
             x0 - 8.0,
             y + 12.0,
             esc(&p.party),
