@@ -307,16 +307,28 @@ fn workbook_has_the_sheets_and_native_charts() {
     assert!(c1.contains("Summary!$C$2:$C$4"));
 }
 
+fn read_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let header = rdr.headers().unwrap().iter().map(String::from).collect();
+    let rows = rdr
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// LibreOffice reads the workbook's sheets back with the same numbers as `aggregate`.
 #[test]
-fn workbook_parties_sheet_matches_aggregate_in_libreoffice() {
+fn workbook_sheets_match_aggregate_in_libreoffice() {
     let Some(soffice) = tool(&["soffice", "libreoffice"]) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.xlsx");
     run_ok(partyline().args(["report", FIXTURE, "-o"]).arg(&out));
-    // Field 12 of the CSV filter options picks the sheet: 2 is Parties.
-    let status = Command::new(soffice)
+    // Field 12 of the CSV filter options picks the sheet; -1 writes every sheet to
+    // report-<Sheet>.csv (LibreOffice 7.2 and later).
+    let conv = Command::new(soffice)
         .arg(format!(
             "-env:UserInstallation=file://{}",
             dir.path().join("lo-profile").display()
@@ -324,33 +336,40 @@ fn workbook_parties_sheet_matches_aggregate_in_libreoffice() {
         .args([
             "--headless",
             "--convert-to",
-            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,2",
+            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1",
             "--outdir",
         ])
         .arg(dir.path())
         .arg(&out)
         .output()
         .unwrap();
-    let csv_path = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "csv"))
-        .unwrap_or_else(|| panic!("no CSV: {}", String::from_utf8_lossy(&status.stderr)));
-    let text = std::fs::read_to_string(&csv_path).unwrap();
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
-    let (want_header, want) = aggregate_csv(FIXTURE);
-    assert_eq!(header, want_header);
-    let mut seen = 0;
-    for r in rdr.records() {
-        let r = r.unwrap();
-        let expected = &want[&r[0]];
-        for (i, (got, exp)) in r.iter().zip(expected).enumerate() {
-            assert!(close(got, exp), "{} {}: {got} vs {exp}", &r[0], header[i]);
+    for (sheet, table) in [
+        ("Parties", "parties"),
+        ("Dyads", "dyads"),
+        ("Documents", "documents"),
+        ("Timeline", "dates"),
+    ] {
+        let path = dir.path().join(format!("report-{sheet}.csv"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; soffice said: {}",
+                path.display(),
+                String::from_utf8_lossy(&conv.stderr)
+            )
+        });
+        let (header, rows) = read_csv(&text);
+        let want =
+            run_ok(partyline().args(["aggregate", FIXTURE, "--table", table, "--period", "week"]));
+        let (want_header, want_rows) = read_csv(&want);
+        assert_eq!(header, want_header, "{sheet}");
+        assert_eq!(rows.len(), want_rows.len(), "{sheet}");
+        assert!(!rows.is_empty(), "{sheet}");
+        for (got, exp) in rows.iter().zip(&want_rows) {
+            for (i, (g, e)) in got.iter().zip(exp).enumerate() {
+                assert!(close(g, e), "{sheet} {}: {g} vs {e}", header[i]);
+            }
         }
-        seen += 1;
     }
-    assert_eq!(seen, want.len());
 }
 
 #[test]
