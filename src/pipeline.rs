@@ -315,7 +315,7 @@ pub fn build_report(
             for (w, r) in [(wa, &ra), (wb, &rb)] {
                 if r.is_empty() {
                     return Err(Error::Other(format!(
-                        "no dated sentence record falls in the window {w} ({})",
+                        "no dated sentence record falls in the window {w} (dates in {})",
                         job.inputs
                             .iter()
                             .map(|p| name(p))

@@ -646,7 +646,7 @@ fn sentiment_section(h: &mut String, r: &Report) {
 fn compare_section(h: &mut String, r: &Report, c: &super::Comparison) {
     let _ = write!(
         h,
-        "<section id=\"compare\">\n<h2>Change per party: B minus A</h2>\n<p class=\"note\">A: {}. B: {}. Parties that speak in both. Intervals: 95% percentile bootstrap of the difference, resampling each side's documents ({} draws, seed {}).</p>\n",
+        "<section id=\"compare\">\n<h2>Change per party: B minus A</h2>\n<p class=\"note\">A: {}; B: {}. Parties that speak in both. Intervals: 95% percentile bootstrap of the difference, resampling each side's documents ({} draws, seed {}).</p>\n",
         esc(&c.label_a),
         esc(&c.label_b),
         r.opts.bootstrap,
@@ -693,6 +693,36 @@ fn compare_section(h: &mut String, r: &Report, c: &super::Comparison) {
         );
     }
     h.push_str("</svg>\n");
+    h.push_str("<table class=\"change\"><thead><tr><th>party</th><th class=\"n\">n A</th><th class=\"n\">n B</th><th class=\"n\">net score A → B</th><th class=\"n\">change [95%]</th>");
+    for s in STANCES {
+        let _ = write!(h, "<th class=\"n\">{s}, points [95%]</th>");
+    }
+    h.push_str("</tr></thead><tbody>\n");
+    for x in &c.rows {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} → {}</td><td class=\"n\">{:+.2} [{:+.2}, {:+.2}]</td>",
+            esc(&x.party),
+            x.sentences_a,
+            x.sentences_b,
+            f2(x.net_a),
+            f2(x.net_b),
+            x.net.0,
+            x.net.1,
+            x.net.2
+        );
+        for (d, lo, hi) in x.share {
+            let _ = write!(
+                h,
+                "<td class=\"n\">{:+.1} [{:+.1}, {:+.1}]</td>",
+                d * 100.0,
+                lo * 100.0,
+                hi * 100.0
+            );
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</tbody></table>\n<h3>Change table (shares 0–1)</h3>\n");
     data_table(h, &c.table(), "change-data");
     h.push_str("</section>\n");
 }

@@ -189,8 +189,12 @@ impl Window {
 
 impl std::fmt::Display for Window {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let d = |x: Option<NaiveDate>| x.map_or(String::new(), |d| d.to_string());
-        write!(f, "{}..{}", d(self.from), d(self.to))
+        match (self.from, self.to) {
+            (Some(a), Some(b)) => write!(f, "{a} to {b}"),
+            (Some(a), None) => write!(f, "{a} onward"),
+            (None, Some(b)) => write!(f, "up to {b}"),
+            (None, None) => write!(f, "all dates"),
+        }
     }
 }
 

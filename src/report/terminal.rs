@@ -16,7 +16,7 @@ fn pct(x: f64) -> String {
 
 fn signed_pct(x: f64) -> String {
     if x.is_finite() {
-        format!("{:+.1}", x * 100.0)
+        format!("{:+.0}", x * 100.0)
     } else {
         "-".into()
     }
@@ -46,7 +46,7 @@ pub fn render(report: &Report) -> String {
     ));
     out.push('\n');
     out.push_str(&format!(
-        "{:<16} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7}  {:<17}\n",
+        "{:<16} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7}  {}\n",
         "party", "n", "concil", "accus", "threat", "neutral", "net", "net 95% interval"
     ));
     for p in report.parties_by_size() {
@@ -65,30 +65,42 @@ pub fn render(report: &Report) -> String {
     }
     if let Some(c) = &report.comparison {
         out.push('\n');
-        out.push_str(&fit(
-            &format!(
-                "Change, B minus A (A = {}, B = {}); shares in points",
-                c.label_a, c.label_b
-            ),
-            WIDTH,
-        ));
+        out.push_str("Change, B minus A (net score; shares in percentage points)\n");
+        out.push_str(&fit(&format!("  A = {}", c.label_a), WIDTH));
+        out.push('\n');
+        out.push_str(&fit(&format!("  B = {}", c.label_b), WIDTH));
         out.push('\n');
         out.push_str(&format!(
-            "{:<16} {:>5} {:>5} {:>7}  {:<17} {:>7} {:>7} {:>7} {:>7}\n",
-            "party", "n A", "n B", "d net", "95% interval", "concil", "accus", "threat", "neutral"
+            "{:<16} {:>5} {:>5} {:>15}  {}\n",
+            "party", "n A", "n B", "net A -> B", "change [95%]"
         ));
         for r in &c.rows {
             out.push_str(&format!(
-                "{:<16} {:>5} {:>5} {:>+7.2}  {:<17} {:>7} {:>7} {:>7} {:>7}\n",
+                "{:<16} {:>5} {:>5} {:>15}  {:+.2} [{:+.2}, {:+.2}]\n",
                 fit(&r.party, 16),
                 r.sentences_a,
                 r.sentences_b,
+                format!("{:.2} -> {:.2}", r.net_a, r.net_b),
                 r.net.0,
-                format!("[{:+.2}, {:+.2}]", r.net.1, r.net.2),
-                signed_pct(r.share[0].0),
-                signed_pct(r.share[1].0),
-                signed_pct(r.share[2].0),
-                signed_pct(r.share[3].0),
+                r.net.1,
+                r.net.2
+            ));
+        }
+        out.push_str(&format!(
+            "{:<16} {:>19} {:>19} {:>19} {:>19}\n",
+            "share change", "concil [95%]", "accus [95%]", "threat [95%]", "neutral [95%]"
+        ));
+        for r in &c.rows {
+            let cell = |(d, lo, hi): (f64, f64, f64)| {
+                format!("{} [{}, {}]", signed_pct(d), signed_pct(lo), signed_pct(hi))
+            };
+            out.push_str(&format!(
+                "{:<16} {:>19} {:>19} {:>19} {:>19}\n",
+                fit(&r.party, 16),
+                cell(r.share[0]),
+                cell(r.share[1]),
+                cell(r.share[2]),
+                cell(r.share[3])
             ));
         }
         if c.rows.is_empty() {
