@@ -217,7 +217,10 @@ fn html_renders_in_headless_chromium() {
     let (page, _) = report_html(dir.path(), &[FIXTURE]);
     let png = dir.path().join("page.png");
     let profile = dir.path().join("profile");
-    let out = Command::new(chromium)
+    // `timeout` keeps a hung browser from hanging the test run.
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg(chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -328,7 +331,9 @@ fn workbook_sheets_match_aggregate_in_libreoffice() {
     run_ok(partyline().args(["report", FIXTURE, "-o"]).arg(&out));
     // Field 12 of the CSV filter options picks the sheet; -1 writes every sheet to
     // report-<Sheet>.csv (LibreOffice 7.2 and later).
-    let conv = Command::new(soffice)
+    let conv = Command::new("timeout")
+        .arg("180")
+        .arg(soffice)
         .arg(format!(
             "-env:UserInstallation=file://{}",
             dir.path().join("lo-profile").display()

@@ -77,6 +77,7 @@ svg .tick { fill: var(--muted); font-size: 11px; }
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; margin: 6px 0 12px; }
 th, td { border-bottom: 1px solid var(--rule); padding: 3px 6px; text-align: left; vertical-align: top; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+table.change td { white-space: nowrap; }
 .scroll { overflow-x: auto; }
 .method { border: 1px solid var(--rule); background: #f8f9fa; padding: 10px 16px; border-radius: 4px; }
 .method dl { display: grid; grid-template-columns: 220px 1fr; gap: 2px 12px; margin: 0; }
