@@ -220,7 +220,7 @@ fn html_renders_in_headless_chromium() {
     // `timeout` keeps a hung browser from hanging the test run.
     let out = Command::new("timeout")
         .arg("120")
-        .arg(chromium)
+        .arg(&chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -270,6 +270,30 @@ fn html_renders_in_headless_chromium() {
         })
     };
     assert!(has([0x2b, 0x8a, 0x3e]) && has([0xc9, 0x2a, 0x2a]));
+
+    // It prints: headless Chromium makes a PDF of it with the print stylesheet.
+    let pdf = dir.path().join("page.pdf");
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile2").display()
+        ))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let bytes = std::fs::read(&pdf)
+        .unwrap_or_else(|e| panic!("no PDF ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(bytes.starts_with(b"%PDF") && bytes.len() > 10_000);
 }
 
 /// Reads one file out of the workbook (a zip of XML parts).
