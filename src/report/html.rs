@@ -286,7 +286,7 @@ fn net_section(h: &mut String, r: &Report) {
     let w = &r.opts.weights.0;
     let _ = write!(
         h,
-        "<section id=\"net\">\n<h2>Net cooperation score per party</h2>\n<p class=\"note\">Mean Goldstein-style weight per sentence (conciliatory {:+}, accusatory {:+}, threatening {:+}, neutral {:+}); above zero leans cooperative, below zero leans conflictual. Lines: 95% interval.</p>\n",
+        "<section id=\"net\">\n<h2>Net cooperation score per party</h2>\n<p class=\"note\">Mean Goldstein-style weight per sentence (conciliatory {:+}, accusatory {:+}, threatening {:+}, neutral {:+}); above zero leans cooperative, below zero leans conflictual. Lines: 95% interval; a party heard in one document only has none, since intervals resample documents.</p>\n",
         w[0], w[1], w[2], w[3]
     );
     let (lo, hi) = net_domain(
