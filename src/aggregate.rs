@@ -150,22 +150,22 @@ impl Sums {
 }
 
 /// SplitMix64: small, fast, and reproducible across platforms.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         ((self.next() >> 11) as f64 / (1u64 << 53) as f64 * n as f64) as usize
     }
 }
 
-fn seed_for(key: &str, seed: u64) -> u64 {
+pub(crate) fn seed_for(key: &str, seed: u64) -> u64 {
     // FNV-1a over the key, mixed with the user's seed: each group's draws are independent
     // of the order groups are met in.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
@@ -176,7 +176,7 @@ fn seed_for(key: &str, seed: u64) -> u64 {
     h
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

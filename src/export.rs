@@ -57,7 +57,8 @@ pub enum Cell {
 }
 
 impl Cell {
-    fn to_text(&self) -> String {
+    /// The cell as CSV writes it (the report prints these same strings).
+    pub fn to_text(&self) -> String {
         match self {
             Cell::Str(s) => s.clone(),
             Cell::Int(i) => i.to_string(),
@@ -486,13 +487,25 @@ pub fn open_sink(format: Format, output: Option<&Path>, sheet: &str) -> Result<B
 /// Writes tables as one workbook: a sheet each, bold frozen header, autofilter, numbers
 /// stored as numbers.
 pub fn write_workbook(path: &Path, tables: &[Table]) -> Result<()> {
-    let xerr = |e: rust_xlsxwriter::XlsxError| {
+    let mut wb = Workbook::new();
+    add_table_sheets(&mut wb, tables, path)?;
+    save_workbook(&mut wb, path)
+}
+
+/// An xlsxwriter error as ours, naming the workbook.
+pub fn xlsx_error(path: &Path) -> impl Fn(rust_xlsxwriter::XlsxError) -> Error + Copy + '_ {
+    move |e| {
         Error::Other(format!(
             "{}: cannot write the workbook: {e}",
             path.display()
         ))
-    };
-    let mut wb = Workbook::new();
+    }
+}
+
+/// Adds one sheet per table with the workbook conventions above; split from
+/// [`write_workbook`] so the report can add charts to the same workbook before saving.
+pub fn add_table_sheets(wb: &mut Workbook, tables: &[Table], path: &Path) -> Result<()> {
+    let xerr = xlsx_error(path);
     let bold = XlsxFormat::new().set_bold();
     for table in tables {
         let ws = wb.add_worksheet();
@@ -535,9 +548,14 @@ pub fn write_workbook(path: &Path, tables: &[Table]) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Saves a workbook atomically (temporary name, then renamed).
+pub fn save_workbook(wb: &mut Workbook, path: &Path) -> Result<()> {
     let (atomic, file) = AtomicFile::new(path)?;
     drop(file);
-    wb.save(atomic.tmp_path()).map_err(xerr)?;
+    wb.save(atomic.tmp_path()).map_err(xlsx_error(path))?;
     atomic.commit()
 }
 

@@ -1,7 +1,8 @@
 //! partyline: who speaks, at whom, and how, in news about conflict and diplomacy.
 //!
 //! The library follows the pipeline one way:
-//! [`ingest`] → [`segment`] → [`attribute`] (with [`parties`]) → [`aggregate`] → [`export`].
+//! [`ingest`] → [`segment`] → [`attribute`] (with [`parties`]) → [`aggregate`] → [`export`]
+//! and [`report`].
 //! [`pipeline`] drives the stages for the CLI; `main.rs` only parses arguments.
 
 pub mod aggregate;
@@ -14,6 +15,7 @@ pub mod model;
 pub mod parties;
 pub mod pipeline;
 pub mod record;
+pub mod report;
 pub mod segment;
 
 pub use error::{Error, Result};

@@ -17,6 +17,7 @@ use partyline::model::{Manifest, Model, resolve_model_dir};
 use partyline::parties::{Gazetteer, check_file};
 use partyline::pipeline::{self, TableChoice};
 use partyline::record::{SENTIMENTS, STANCES};
+use partyline::report::Window;
 
 #[derive(Parser)]
 #[command(
@@ -68,6 +69,21 @@ enum Command {
   partyline eval --gold datasets/dev --model fast --json
   partyline eval --gold datasets/dev --baseline keyword")]
     Eval(EvalArgs),
+    /// Report per party: an HTML page, a workbook with charts, or a terminal table.
+    #[command(
+        after_help = "Inputs: sentence records (JSONL/CSV from `score`, or hand-coded) are read as
+they are; corpora (.txt/.md, or JSONL/CSV documents) are scored first with --model. A JSONL
+file is records when its first record has a \"stance\" field, a CSV file when its header has
+a \"stance\" column; --records skips the check.
+
+Examples:
+  partyline report scored.jsonl -o report.html         # one self-contained page
+  partyline report scored.jsonl -o report.xlsx         # workbook with native charts
+  partyline report news/ --model fast --terminal       # score a corpus, table to stdout
+  partyline report --compare sept.jsonl oct.jsonl -o change.html
+  partyline report scored.jsonl --window-a 2025-09-01..2025-09-30 --window-b 2025-10-01.. --terminal"
+    )]
+    Report(ReportArgs),
     /// List the party dictionary, and check a parties file.
     #[command(after_help = "Examples:
   partyline parties                                    # the built-in gazetteer as CSV
@@ -196,6 +212,47 @@ struct ScoreArgs {
     /// Period of the per-date table in --aggregate: day, week or month.
     #[arg(long, default_value = "day", value_parser = parse_period)]
     period: Period,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Output file: FILE.html (self-contained page) or FILE.xlsx (workbook with charts).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Print the compact per-party table to stdout (the default without -o).
+    #[arg(long)]
+    terminal: bool,
+    /// Read every input as sentence records, without checking for a stance field.
+    #[arg(long)]
+    records: bool,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Period of the timeline: day, week (ISO) or month.
+    #[arg(long, default_value = "week", value_parser = parse_period)]
+    period: Period,
+    /// Per-stance weights of the net cooperation score (default: CAMEO Goldstein scale).
+    #[arg(long, value_parser = Weights::parse)]
+    weights: Option<Weights>,
+    /// Bootstrap resamples for the 95% intervals.
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// Seed of the bootstrap, so reports are reproducible.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Compare two inputs: the change per party, second (B) minus first (A).
+    #[arg(long)]
+    compare: bool,
+    /// Compare two date windows instead: A as FROM..TO (ISO dates, ends included, may be open).
+    #[arg(long, value_parser = Window::parse, requires = "window_b")]
+    window_a: Option<Window>,
+    /// The B window, FROM..TO.
+    #[arg(long, value_parser = Window::parse, requires = "window_a")]
+    window_b: Option<Window>,
+    /// Title of the report (default: from the input names).
+    #[arg(long)]
+    title: Option<String>,
 }
 
 #[derive(Args)]
@@ -380,6 +437,39 @@ fn run(cli: Cli) -> Result<()> {
                 String::new()
             };
             eprintln!("partyline: {summary}{note} (model {})", model.manifest.name);
+            Ok(())
+        }
+        Command::Report(args) => {
+            let gazetteer = Gazetteer::with_user_file(args.input.parties.as_deref())?;
+            let opts = AggregateOptions {
+                weights: args.weights.unwrap_or_default(),
+                period: args.period,
+                bootstrap: args.bootstrap,
+                seed: args.seed,
+            };
+            let compare = match (args.window_a, args.window_b) {
+                (Some(a), Some(b)) => Some(pipeline::CompareBy::Windows(a, b)),
+                _ if args.compare => Some(pipeline::CompareBy::Inputs),
+                _ => None,
+            };
+            let job = pipeline::ReportJob {
+                inputs: &args.input.inputs,
+                force_records: args.records,
+                ingest: &args.input.ingest_options(),
+                gazetteer: &gazetteer,
+                options: &opts,
+                compare,
+                batch_size: args.model.batch_size,
+                title: args.title,
+            };
+            let report = pipeline::build_report(&job, &mut || load_model(&args.model))?;
+            if let Some(path) = &args.output {
+                report.write(path)?;
+                eprintln!("partyline: wrote {}", path.display());
+            }
+            if args.terminal || args.output.is_none() {
+                print!("{}", partyline::report::terminal::render(&report));
+            }
             Ok(())
         }
         Command::Setup(args) => {

@@ -19,6 +19,7 @@ use crate::export::{
 use crate::ingest::{IngestOptions, IngestStats, Source, read_all};
 use crate::parties::Gazetteer;
 use crate::record::{Document, SentenceRecord};
+use crate::report::{self, Report, Window};
 use crate::segment::{NewsSegmenter, Segmenter};
 
 /// What a run did, printed on stderr at the end.
@@ -410,6 +411,176 @@ pub fn run_score(
         }
     }
     Ok(summary)
+}
+
+/// Attributes and scores documents into memory, for commands that need the records
+/// themselves rather than a file of them (`report` on a corpus).
+pub fn score_records(
+    sources: &[Source],
+    ingest: &IngestOptions,
+    gazetteer: &Gazetteer,
+    model: &mut crate::model::Model,
+    batch_size: usize,
+) -> Result<(Vec<crate::record::SentenceRecord>, RunSummary)> {
+    const CHUNK: usize = 512;
+    let mut summary = RunSummary::default();
+    let bar = progress("scoring");
+    let mut records = Vec::new();
+    // Documents are gathered into chunks of whole documents, as in `run_score`, so
+    // batches stay full when documents are short.
+    let mut pending = Vec::new();
+    let mut docs = 0usize;
+    read_all(sources, ingest, &mut summary.ingest, &mut |doc| {
+        let spans = sentence_spans(&doc);
+        pending.extend(attribute_document(&doc, &spans, gazetteer));
+        if pending.len() >= CHUNK {
+            model.score(&mut pending, batch_size)?;
+            records.append(&mut pending);
+        }
+        docs += 1;
+        bar.set_message(format!(
+            "scoring: {docs} documents, {} sentences",
+            records.len() + pending.len()
+        ));
+        bar.tick();
+        Ok(())
+    })?;
+    model.score(&mut pending, batch_size)?;
+    records.append(&mut pending);
+    bar.finish_and_clear();
+    summary.sentences = records.len();
+    Ok((records, summary))
+}
+
+/// What `report` compares, with `--compare`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompareBy {
+    /// The first input is A, the second B.
+    Inputs,
+    /// Two date windows of the same records.
+    Windows(Window, Window),
+}
+
+/// A `partyline report` job: inputs (records, or documents to score) and settings.
+pub struct ReportJob<'a> {
+    pub inputs: &'a [PathBuf],
+    /// Read every input as sentence records (`--records`).
+    pub force_records: bool,
+    pub ingest: &'a IngestOptions,
+    pub gazetteer: &'a Gazetteer,
+    pub options: &'a AggregateOptions,
+    pub compare: Option<CompareBy>,
+    pub batch_size: usize,
+    pub title: Option<String>,
+}
+
+/// Reads or scores the inputs and builds the report. The model is loaded only when some
+/// input is a corpus of documents; its manifest then goes in the method box.
+pub fn build_report(
+    job: &ReportJob,
+    load_model: &mut dyn FnMut() -> Result<crate::model::Model>,
+) -> Result<Report> {
+    let mut model: Option<crate::model::Model> = None;
+    let mut scorer = |sources: &[Source]| -> Result<(Vec<crate::record::SentenceRecord>, usize)> {
+        if model.is_none() {
+            model = Some(load_model()?);
+        }
+        let m = model.as_mut().expect("loaded above");
+        let (records, summary) =
+            score_records(sources, job.ingest, job.gazetteer, m, job.batch_size)?;
+        Ok((
+            records,
+            summary.ingest.empty_skipped + summary.ingest.bad_skipped,
+        ))
+    };
+    let load = |paths: &[PathBuf], scorer: &mut report::Scorer| {
+        report::load(
+            paths,
+            job.force_records,
+            job.ingest.format,
+            job.ingest.skip_bad,
+            scorer,
+        )
+    };
+    let name = |p: &Path| p.display().to_string();
+    let (loaded, comparison) = match &job.compare {
+        None => (load(job.inputs, &mut scorer)?, None),
+        Some(CompareBy::Inputs) => {
+            let [a, b] = job.inputs else {
+                return Err(Error::Usage(format!(
+                    "--compare needs two inputs, A and B (got {}); or give --window-a and --window-b",
+                    job.inputs.len()
+                )));
+            };
+            let la = load(std::slice::from_ref(a), &mut scorer)?;
+            let lb = load(std::slice::from_ref(b), &mut scorer)?;
+            let c = report::compare(&la.records, &lb.records, job.options, &name(a), &name(b));
+            let mut all = la;
+            all.records.extend(lb.records);
+            all.files.extend(lb.files);
+            all.skipped += lb.skipped;
+            all.scored |= lb.scored;
+            (all, Some(c))
+        }
+        Some(CompareBy::Windows(wa, wb)) => {
+            let all = load(job.inputs, &mut scorer)?;
+            let pick = |w: &Window| {
+                all.records
+                    .iter()
+                    .filter(|r| w.contains(r))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            };
+            let (ra, rb) = (pick(wa), pick(wb));
+            for (w, r) in [(wa, &ra), (wb, &rb)] {
+                if r.is_empty() {
+                    return Err(Error::Other(format!(
+                        "no dated sentence record falls in the window {w} (dates in {})",
+                        job.inputs
+                            .iter()
+                            .map(|p| name(p))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+            let c = report::compare(
+                &ra,
+                &rb,
+                job.options,
+                &format!("dates {wa}"),
+                &format!("dates {wb}"),
+            );
+            (all, Some(c))
+        }
+    };
+    let title = job.title.clone().unwrap_or_else(|| {
+        let names: Vec<String> = job
+            .inputs
+            .iter()
+            .map(|p| {
+                p.file_name()
+                    .map_or_else(|| name(p), |n| n.to_string_lossy().into_owned())
+            })
+            .collect();
+        format!("Party rhetoric: {}", names.join(", "))
+    });
+    let method = report::Method {
+        model: if loaded.scored {
+            model.as_ref().map(|m| m.manifest.clone())
+        } else {
+            None
+        },
+        inputs: loaded.files,
+        skipped: loaded.skipped,
+    };
+    Ok(Report::build(
+        &title,
+        loaded.records,
+        job.options,
+        method,
+        comparison,
+    ))
 }
 
 /// On a failed run, keeps what was finished under a `.partial` name and says so.
