@@ -584,13 +584,22 @@ pub fn build_report(
 }
 
 /// On a failed run, keeps what was finished under a `.partial` name and says so.
-fn keep_partial(sink: Box<dyn crate::export::RowSink>, err: Error) -> Result<Error> {
+fn keep_partial(sink: Box<dyn RowSink>, err: Error) -> Result<Error> {
     let written = sink.written();
     match sink.abandon()? {
-        Some(path) if written > 0 => Ok(Error::Other(format!(
-            "{err}\n{written} records finished before the error were kept in {}",
-            path.display()
-        ))),
+        Some(path) if written > 0 => {
+            let output = path.with_extension("");
+            let checkpoint = checkpoint_path(&output);
+            let how = if checkpoint.exists() {
+                "; rerun with --resume to continue from the last checkpoint"
+            } else {
+                " (the last may be incomplete)"
+            };
+            Ok(Error::Other(format!(
+                "{err}\n{written} records finished before the error were kept in {}{how}",
+                path.display()
+            )))
+        }
         Some(path) => {
             let _ = std::fs::remove_file(&path);
             Ok(err)

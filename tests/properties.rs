@@ -43,7 +43,10 @@ fn word() -> impl Strategy<Value = String> {
 }
 
 fn sentence() -> impl Strategy<Value = String> {
-    (prop::collection::vec(word(), 1..12), prop_oneof![Just("."), Just("!"), Just("?"), Just("...")])
+    (
+        prop::collection::vec(word(), 1..12),
+        prop_oneof![Just("."), Just("!"), Just("?"), Just("...")],
+    )
         .prop_map(|(words, end)| format!("{}{end}", words.join(" ")))
 }
 
