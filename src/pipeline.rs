@@ -316,7 +316,6 @@ pub fn run_score(
     batch_size: usize,
     aggregate_to: Option<AggregateTo>,
 ) -> Result<RunSummary> {
-    const CHUNK: usize = 512;
     let RunOutput {
         mut sink,
         mut checkpointer,
@@ -326,53 +325,33 @@ pub fn run_score(
         resumed_after: skip,
         ..Default::default()
     };
-    let bar = progress("scoring");
-    let mut pending: Vec<SentenceRecord> = Vec::new();
     // Tables are built from the finished file when there is one (a resumed run's earlier
     // records are only there); otherwise from the records kept in memory.
     let from_file = checkpointer.is_some();
     let keep = aggregate_to.is_some() && !from_file;
     let mut kept: Vec<SentenceRecord> = Vec::new();
-    let (mut docs, mut docs_pending, mut sentences) = (0usize, 0usize, 0usize);
-    let mut flush = |pending: &mut Vec<SentenceRecord>,
-                     docs_done: usize,
-                     sink: &mut Box<dyn RowSink>,
-                     checkpointer: &mut Option<Checkpointer>|
-     -> Result<()> {
-        model.score(pending, batch_size)?;
-        for r in pending.drain(..) {
+    let mut write_chunk = |chunk: Vec<SentenceRecord>, docs_done: usize| -> Result<()> {
+        for r in chunk {
             sink.write(r.cells())?;
             if keep {
                 kept.push(r);
             }
         }
-        if let Some(cp) = checkpointer.as_mut() {
-            cp.save(docs_done, sink.as_mut())?;
+        match checkpointer.as_mut() {
+            Some(cp) => cp.save(docs_done, sink.as_mut()),
+            None => Ok(()),
         }
-        Ok(())
     };
-    let result = read_all(sources, ingest, &mut summary.ingest, &mut |doc| {
-        docs += 1;
-        if docs <= skip {
-            return Ok(());
-        }
-        let spans = sentence_spans(&doc);
-        let records = attribute_document(&doc, &spans, gazetteer);
-        sentences += records.len();
-        docs_pending += 1;
-        pending.extend(records);
-        if pending.len() >= CHUNK {
-            flush(&mut pending, docs, &mut sink, &mut checkpointer)?;
-            docs_pending = 0;
-        }
-        bar.set_message(format!("scoring: {docs} documents, {sentences} sentences"));
-        bar.tick();
-        Ok(())
-    })
-    .and_then(|()| flush(&mut pending, docs, &mut sink, &mut checkpointer));
-    let _ = docs_pending;
-    bar.finish_and_clear();
-    summary.sentences = sentences;
+    let result = score_stream(
+        sources,
+        ingest,
+        gazetteer,
+        model,
+        batch_size,
+        skip,
+        &mut summary,
+        &mut write_chunk,
+    );
     match result {
         Ok(()) => RunOutput {
             sink,
@@ -421,35 +400,68 @@ pub fn score_records(
     gazetteer: &Gazetteer,
     model: &mut crate::model::Model,
     batch_size: usize,
-) -> Result<(Vec<crate::record::SentenceRecord>, RunSummary)> {
-    const CHUNK: usize = 512;
+) -> Result<(Vec<SentenceRecord>, RunSummary)> {
     let mut summary = RunSummary::default();
-    let bar = progress("scoring");
     let mut records = Vec::new();
-    // Documents are gathered into chunks of whole documents, as in `run_score`, so
-    // batches stay full when documents are short.
-    let mut pending = Vec::new();
-    let mut docs = 0usize;
-    read_all(sources, ingest, &mut summary.ingest, &mut |doc| {
-        let spans = sentence_spans(&doc);
-        pending.extend(attribute_document(&doc, &spans, gazetteer));
-        if pending.len() >= CHUNK {
-            model.score(&mut pending, batch_size)?;
-            records.append(&mut pending);
-        }
+    score_stream(
+        sources,
+        ingest,
+        gazetteer,
+        model,
+        batch_size,
+        0,
+        &mut summary,
+        &mut |mut chunk, _| {
+            records.append(&mut chunk);
+            Ok(())
+        },
+    )?;
+    Ok((records, summary))
+}
+
+/// The scoring loop shared by `score` and `report`: documents are attributed, gathered
+/// into chunks of whole documents (batches stay full when documents are short, and the
+/// previous sentence is at hand), scored, and handed on with the count of documents done.
+/// The first `skip` documents (already in a resumed output) are read but not scored.
+#[allow(clippy::too_many_arguments)]
+fn score_stream(
+    sources: &[Source],
+    ingest: &IngestOptions,
+    gazetteer: &Gazetteer,
+    model: &mut crate::model::Model,
+    batch_size: usize,
+    skip: usize,
+    summary: &mut RunSummary,
+    on_chunk: &mut dyn FnMut(Vec<SentenceRecord>, usize) -> Result<()>,
+) -> Result<()> {
+    const CHUNK: usize = 512;
+    let bar = progress("scoring");
+    let mut pending: Vec<SentenceRecord> = Vec::new();
+    let (mut docs, mut sentences) = (0usize, 0usize);
+    let mut flush = |pending: &mut Vec<SentenceRecord>, docs_done: usize| -> Result<()> {
+        model.score(pending, batch_size)?;
+        on_chunk(std::mem::take(pending), docs_done)
+    };
+    let result = read_all(sources, ingest, &mut summary.ingest, &mut |doc| {
         docs += 1;
-        bar.set_message(format!(
-            "scoring: {docs} documents, {} sentences",
-            records.len() + pending.len()
-        ));
+        if docs <= skip {
+            return Ok(());
+        }
+        let spans = sentence_spans(&doc);
+        let records = attribute_document(&doc, &spans, gazetteer);
+        sentences += records.len();
+        pending.extend(records);
+        if pending.len() >= CHUNK {
+            flush(&mut pending, docs)?;
+        }
+        bar.set_message(format!("scoring: {docs} documents, {sentences} sentences"));
         bar.tick();
         Ok(())
-    })?;
-    model.score(&mut pending, batch_size)?;
-    records.append(&mut pending);
+    })
+    .and_then(|()| flush(&mut pending, docs));
     bar.finish_and_clear();
-    summary.sentences = records.len();
-    Ok((records, summary))
+    summary.sentences = sentences;
+    result
 }
 
 /// What `report` compares, with `--compare`.
