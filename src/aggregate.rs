@@ -188,7 +188,6 @@ pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
 /// Point estimates and 95% intervals for one group.
 struct Estimate {
     total: Sums,
-    clusters: usize,
     share_ci: [(f64, f64); 4],
     net_ci: (f64, f64),
     mean_probs: Option<[f64; 4]>,
@@ -240,7 +239,6 @@ fn estimate(clusters: &[Sums], probs: &[[f64; 4]], opts: &AggregateOptions, key:
     });
     Estimate {
         total,
-        clusters: clusters.len(),
         share_ci,
         net_ci,
         mean_probs,
@@ -302,7 +300,6 @@ fn stat_cells(e: &Estimate, docs: usize) -> Vec<Cell> {
         Cell::Num(e.net_ci.0),
         Cell::Num(e.net_ci.1),
     ]);
-    let _ = e.clusters;
     out
 }
 

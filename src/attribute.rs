@@ -360,6 +360,18 @@ const LIGHT_VERBS: &[&str] = &[
     "extends",
 ];
 
+/// Words that make a speech act mutual ("trading accusations", "mutual recriminations").
+const RECIPROCAL_WORDS: &[&str] = &[
+    "trade",
+    "trades",
+    "traded",
+    "trading",
+    "exchange",
+    "exchanged",
+    "exchanging",
+    "mutual",
+];
+
 const BE_FORMS: &[&str] = &["is", "are", "was", "were", "be", "been", "being"];
 
 /// Adverbs and auxiliaries allowed between a subject and its verb.
@@ -1280,23 +1292,12 @@ pub fn attribute_sentence(text: &str, gaz: &Gazetteer, ctx: &mut Context) -> Att
                 targets.push(m.party);
             }
         }
-        let reciprocal = [
-            "trading",
-            "traded",
-            "trade",
-            "exchanged",
-            "exchanging",
-            "each",
-            "mutual",
-            "one",
-        ]
-        .iter()
-        .any(|r| s.toks.iter().any(|t| t.lower == *r))
-            && (text.contains("each other")
-                || text.contains("one another")
-                || text.contains("trad")
-                || text.contains("exchang")
-                || text.contains("mutual"));
+        // "trading accusations", "blamed each other": each speaker targets the others.
+        let reciprocal = text.contains("each other")
+            || text.contains("one another")
+            || s.toks
+                .iter()
+                .any(|t| RECIPROCAL_WORDS.contains(&t.lower.as_str()));
         if targets.is_empty() && speakers.len() >= 2 && reciprocal {
             // "Both Islamabad and Kabul are trading accusations": each targets the other.
             let mut rotated = speakers.clone();
