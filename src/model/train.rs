@@ -35,7 +35,8 @@ pub struct TrainOptions {
 const L2_GRID: [f32; 6] = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 1e-2];
 const FOLDS: usize = 5;
 
-fn load_all(paths: &[PathBuf]) -> Result<(Vec<GoldDoc>, String)> {
+/// Gold documents of several files or folders, and a hash of their labeled content.
+pub(crate) fn load_all(paths: &[PathBuf]) -> Result<(Vec<GoldDoc>, String)> {
     let mut docs = Vec::new();
     let mut hasher = Sha256::new();
     for p in paths {
@@ -290,6 +291,8 @@ pub fn train(opts: &TrainOptions) -> Result<(Manifest, Report)> {
         heads_sha256: crate::model::assets::sha256_file(&heads_path)?,
         features: opts.features,
         train_config: stance_cfg,
+        adapter: None,
+        finetune: None,
         data: DataInfo {
             train_sha256: train_hash,
             train_documents: train_docs.len(),
@@ -305,8 +308,6 @@ pub fn train(opts: &TrainOptions) -> Result<(Manifest, Report)> {
             dev_stance_macro_f1_f32: Some(dev_f32.stance.macro_f1),
         },
     };
-    let path = opts.out.join("manifest.json");
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Other(e.to_string()))?;
-    std::fs::write(&path, text + "\n").map_err(|e| Error::Write(path.clone(), e))?;
+    manifest.write(&opts.out)?;
     Ok((manifest, dev))
 }
