@@ -39,12 +39,27 @@ if [[ ! -f "$root/.complete" ]]; then
   done
   tmp="$root.tmp"
   rm -rf "$tmp" && mkdir -p "$tmp"
-  (cd "$tmp" && unzip -q "$wheels/torch-2.4.0-cp311-cp311-manylinux1_x86_64.whl" \
-      'torch/include/*' 'torch/lib/libtorch_cpu.so' 'torch/lib/libc10.so' 'torch/lib/libgomp-*.so.1' 'torch/share/*')
-  for w in nvidia_cuda_runtime_cu12 nvidia_cuda_cupti_cu12; do
-    (cd "$tmp" && unzip -q -o "$wheels/$w"-*.whl 'nvidia/*/lib/*.so*')
-    cp "$tmp"/nvidia/*/lib/*.so* "$tmp/torch/lib/"
-  done
+  # Only the CPU parts: headers, libtorch_cpu, c10, gomp, and the two CUDA stubs it links.
+  python3 - "$tmp" "$wheels" <<'PY'
+import fnmatch, glob, os, shutil, sys, zipfile
+tmp, wheels = sys.argv[1], sys.argv[2]
+def take(wheel, patterns, flatten_to=None):
+    with zipfile.ZipFile(wheel) as z:
+        for name in z.namelist():
+            if any(fnmatch.fnmatch(name, p) for p in patterns) and not name.endswith("/"):
+                if flatten_to:
+                    dest = os.path.join(tmp, flatten_to, os.path.basename(name))
+                    os.makedirs(os.path.dirname(dest), exist_ok=True)
+                    with z.open(name) as src, open(dest, "wb") as out:
+                        shutil.copyfileobj(src, out)
+                else:
+                    z.extract(name, tmp)
+take(os.path.join(wheels, "torch-2.4.0-cp311-cp311-manylinux1_x86_64.whl"),
+     ["torch/include/*", "torch/lib/libtorch_cpu.so", "torch/lib/libc10.so",
+      "torch/lib/libgomp-*.so.1", "torch/share/*"])
+for w in glob.glob(os.path.join(wheels, "nvidia_cuda_*_cu12-*.whl")):
+    take(w, ["nvidia/*/lib/*.so*"], flatten_to="torch/lib")
+PY
   rm -rf "$tmp/nvidia"
   # libtorch_cuda.so (900 MB) stays out; tch links `-ltorch`, so an empty stand-in is enough.
   echo "" | gcc -shared -x c - -o "$tmp/torch/lib/libtorch.so"
