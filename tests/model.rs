@@ -217,6 +217,46 @@ fn corrupt_or_missing_models_say_how_to_fix_it() {
 }
 
 #[test]
+fn a_damaged_or_missing_adapter_is_refused_with_the_fix() {
+    // A fine-tuned model whose committed adapter no longer matches its manifest.
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tuned");
+    std::fs::create_dir_all(&model).unwrap();
+    let fast = concat!(env!("CARGO_MANIFEST_DIR"), "/models/fast");
+    let mut manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{fast}/manifest.json")).unwrap())
+            .unwrap();
+    manifest["adapter"] = serde_json::json!({
+        "file": "adapter.safetensors", "sha256": "00".repeat(32), "rank": 8, "alpha": 16.0,
+        "layers": 2, "onnx_sha256": "11".repeat(32), "onnx_int8_sha256": "22".repeat(32)
+    });
+    std::fs::write(model.join("manifest.json"), manifest.to_string()).unwrap();
+    std::fs::copy(
+        format!("{fast}/heads.safetensors"),
+        model.join("heads.safetensors"),
+    )
+    .unwrap();
+    partyline()
+        .args(["score", "--offline", "--model"])
+        .arg(&model)
+        .arg(SEED)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("adapter.safetensors"));
+    std::fs::write(model.join("adapter.safetensors"), b"damaged").unwrap();
+    partyline()
+        .args(["score", "--offline", "--model"])
+        .arg(&model)
+        .arg(SEED)
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("adapter is corrupt")
+                .and(predicate::str::contains("restore it from git")),
+        );
+}
+
+#[test]
 fn corrupt_cached_assets_are_refused_with_the_fix() {
     // A cache whose tokenizer was damaged: the sha256 check names the file and the fix.
     let real = partyline::model::assets::cache_dir().join("encoders/minilm");

@@ -173,7 +173,14 @@ pub fn adapted_encoder_assets(
 ) -> Result<EncoderAssets> {
     let spec = id.spec();
     let adapter_path = model_dir.join(&info.file);
-    check_sha(&adapter_path, &info.sha256, "the model's adapter")?;
+    let got = sha256_file(&adapter_path)?;
+    if got != info.sha256 {
+        return Err(Error::Other(format!(
+            "{}: sha256 {got} does not match the manifest ({}): the model's adapter is corrupt; restore it from git",
+            adapter_path.display(),
+            info.sha256
+        )));
+    }
     let dir = merged_dir(info);
     let onnx = dir.join("model.onnx");
     let onnx_int8 = dir.join("model.int8.onnx");
@@ -237,11 +244,6 @@ pub fn write_merged(
         fs::copy(base_dir.join(f), dir.join(f)).map_err(|e| Error::Write(dir.join(f), e))?;
     }
     Ok(())
-}
-
-/// sha256 of a file, for the trainer to record in the manifest.
-pub fn file_sha(path: &Path) -> Result<String> {
-    sha256_file(path)
 }
 
 #[cfg(test)]
