@@ -59,7 +59,7 @@ enum Command {
     Setup(SetupArgs),
     /// Train the stance and sentiment heads on labeled documents.
     #[command(after_help = "Examples:
-  partyline train --train datasets/train --dev datasets/dev -o models/accurate --encoder mpnet
+  partyline train --train datasets/train/t1 ... --train datasets/train/t5 --dev datasets/dev -o models/accurate-frozen --encoder mpnet
   partyline train --train datasets/train --dev datasets/dev -o models/fast --encoder minilm --context")]
     Train(TrainArgs),
     /// Fine-tune the encoder (low-rank adapters on its top layers) and the heads on
@@ -314,7 +314,7 @@ struct FinetuneArgs {
     #[arg(long, default_value = "mpnet")]
     encoder: String,
     /// Adapt this many top layers (the ones below run once and are cached).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 3)]
     layers: usize,
     /// Rank of the low-rank adapters.
     #[arg(long, default_value_t = 16)]
@@ -322,10 +322,10 @@ struct FinetuneArgs {
     /// Adapter scale numerator (the update is alpha/rank · B·A).
     #[arg(long, default_value_t = 32.0)]
     alpha: f64,
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 4)]
     epochs: usize,
     /// Stop after this many epochs without a better dev stance macro-F1.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 1)]
     patience: usize,
     #[arg(long, default_value_t = 16)]
     batch_size: usize,
@@ -529,7 +529,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Setup(args) => {
             let names: Vec<String> = if args.model == "all" {
-                vec!["accurate".into(), "fast".into()]
+                vec!["accurate".into(), "accurate-frozen".into(), "fast".into()]
             } else {
                 vec![args.model.clone()]
             };
