@@ -22,6 +22,7 @@ Prints one JSON object on stdout.
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -189,7 +190,8 @@ def main():
                 "seconds": seconds,
                 "stance_agreement": agree / len(texts),
                 "versions": versions,
-                "pid_cpu_seconds": sum(os.times()[:2]),
+                "cpu_seconds": sum(os.times()[:2]),
+                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             }
         )
     )

@@ -231,7 +231,7 @@ pub fn generate(
         let (a, b, mediator) = rng.pick(PAIRS);
         let (a, b) = if rng.below(2) == 0 { (a, b) } else { (b, a) };
         // A date walks forward through 2024-2025, several articles a day.
-        let day_index = docs / 6 % 730;
+        let day_index = docs / 6 % 731;
         let date = date_from_index(day_index);
         let mut text = String::new();
         for i in 0..n {
@@ -401,10 +401,23 @@ mod tests {
     }
 
     #[test]
+    fn segments_into_the_sentences_written() {
+        use crate::segment::{NewsSegmenter, Segmenter};
+        let mut total = 0;
+        generate(300, 3, &mut |line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            total += NewsSegmenter.segment(v["text"].as_str().unwrap()).len();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(total, 300);
+    }
+
+    #[test]
     fn dates_are_valid() {
         assert_eq!(date_from_index(0), "2024-01-01");
         assert_eq!(date_from_index(59), "2024-02-29");
         assert_eq!(date_from_index(366), "2025-01-01");
-        assert_eq!(date_from_index(729), "2025-12-31");
+        assert_eq!(date_from_index(730), "2025-12-31");
     }
 }
