@@ -8,7 +8,6 @@
 pub mod corpus;
 pub mod stages;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -70,6 +69,8 @@ pub struct PeerResult {
     pub ratio: f64,
     /// The target for this ratio, if it sets one.
     pub target: Option<f64>,
+    /// The peer process's peak resident memory (model and runtime included).
+    pub peak_rss_bytes: Option<u64>,
     pub versions: Value,
 }
 
@@ -199,6 +200,15 @@ pub fn run(opts: &BenchOptions, command: &str, log: &mut dyn FnMut(&str)) -> Res
     corpus::write_corpus(&warm, 200, opts.seed ^ 1)?;
     score(&mut model, &warm)?;
 
+    let peer_jobs = match &opts.python {
+        Some(_) => peer_jobs(&model, &assets, &dir)?,
+        None => Vec::new(),
+    };
+    let mut peer_seconds: Vec<Vec<f64>> = vec![Vec::new(); peer_jobs.len()];
+    let mut peer_last: Vec<Value> = vec![Value::Null; peer_jobs.len()];
+
+    // Rounds: partyline once, then each peer once. On a shared machine, load that comes
+    // and goes then falls on every runtime alike, and the ratios stay fair.
     let load_before = load_average();
     let mut runs = Vec::new();
     let mut sentences = 0;
@@ -217,13 +227,34 @@ pub fn run(opts: &BenchOptions, command: &str, log: &mut dyn FnMut(&str)) -> Res
             peak_rss_bytes: stages::peak_rss(),
         };
         log(&format!(
-            "partyline run {}/{}: {:.2} s, {:.0} sentences/s",
+            "round {}/{}: partyline {:.2} s, {:.0} sentences/s",
             i + 1,
             opts.runs,
             seconds,
             sentences as f64 / seconds
         ));
         runs.push(run);
+        if let Some(python) = &opts.python {
+            for (j, job) in peer_jobs.iter().enumerate() {
+                let v = run_peer(python, opts, &assets, &scored, job)?;
+                let secs = v["seconds"]
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_f64)
+                    .unwrap_or(f64::NAN);
+                log(&format!(
+                    "round {}/{}: peer {} ({}) {:.2} s, {:.0} sentences/s",
+                    i + 1,
+                    opts.runs,
+                    job.peer,
+                    job.label,
+                    secs,
+                    sentences as f64 / secs
+                ));
+                peer_seconds[j].push(secs);
+                peer_last[j] = v;
+            }
+        }
     }
     let median_seconds = median(&runs.iter().map(|r| r.seconds).collect::<Vec<_>>());
     let rss: Vec<f64> = runs
@@ -231,112 +262,34 @@ pub fn run(opts: &BenchOptions, command: &str, log: &mut dyn FnMut(&str)) -> Res
         .filter_map(|r| r.peak_rss_bytes.map(|b| b as f64))
         .collect();
     let ours_rate = sentences as f64 / median_seconds;
-
-    let mut peers = Vec::new();
-    if let Some(python) = &opts.python {
-        let sentences_file = out.join("sentences.jsonl");
-        export_sentences(&scored, &sentences_file)?;
-        let heads = dir.join(&model.manifest.heads_file);
-        let encoder_dir = assets
-            .tokenizer
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let mut jobs: Vec<(String, String, Vec<String>, Option<f64>)> = Vec::new();
-        let ort = |file: &Path| {
-            vec![
-                "--peer".to_string(),
-                "ort".into(),
-                "--onnx".into(),
-                file.display().to_string(),
-            ]
-        };
-        let same = if model.manifest.int8 {
-            "ONNX int8, the file partyline uses"
-        } else {
-            "ONNX f32, the file partyline uses"
-        };
-        jobs.push(("ort".into(), same.into(), ort(&assets.onnx), Some(0.9)));
-        if model.manifest.int8 {
-            let f32_assets = encoder_assets(spec_id, false, Fetch::Offline)?;
-            jobs.push((
-                "ort".into(),
-                "ONNX f32 (same graph, not quantized)".into(),
-                ort(&f32_assets.onnx),
-                None,
-            ));
-        }
-        jobs.push((
-            "hf".into(),
-            "transformers on torch, f32 (torch has no int8 path here)".into(),
-            vec![
-                "--peer".into(),
-                "hf".into(),
-                "--encoder-dir".into(),
-                encoder_dir.display().to_string(),
-            ],
-            Some(3.0),
-        ));
-        for (peer, label, args, target) in jobs {
-            log(&format!("peer {peer}: {label} ..."));
-            let mut cmd = Command::new(python);
-            cmd.arg(&opts.peers_script)
-                .arg("--sentences")
-                .arg(&sentences_file)
-                .arg("--tokenizer")
-                .arg(&assets.tokenizer)
-                .arg("--heads")
-                .arg(&heads)
-                .args(["--pad-id", &assets.spec.pad_id.to_string()])
-                .args(["--batch-size", &opts.batch_size.to_string()])
-                .args(["--threads", &opts.threads.to_string()])
-                .args(["--runs", &opts.runs.to_string()])
-                .args(&args);
-            let output = cmd.output().map_err(|e| {
-                Error::Other(format!(
-                    "cannot run the peers with {}: {e} (bench/run.sh makes the venv)",
-                    python.display()
-                ))
-            })?;
-            if !output.status.success() {
-                return Err(Error::Other(format!(
-                    "peer {peer} failed ({}):\n{}",
-                    output.status,
-                    String::from_utf8_lossy(&output.stderr)
-                )));
-            }
-            let v: Value = serde_json::from_slice(&output.stdout).map_err(|e| {
-                Error::Other(format!(
-                    "peer {peer}: unreadable result ({e}): {}",
-                    String::from_utf8_lossy(&output.stdout)
-                ))
-            })?;
-            let seconds: Vec<f64> = v["seconds"]
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_f64).collect())
-                .unwrap_or_default();
+    let peers: Vec<PeerResult> = peer_jobs
+        .into_iter()
+        .zip(peer_seconds)
+        .zip(peer_last)
+        .map(|((job, seconds), v)| {
             let n = v["sentences"].as_u64().unwrap_or(0) as usize;
-            let rate = n as f64 / median(&seconds);
-            let result = PeerResult {
-                peer,
-                label,
+            PeerResult {
+                ratio: ours_rate / (n as f64 / median(&seconds)),
+                peer: job.peer,
+                label: job.label,
                 model_file: v["model_file"].as_str().unwrap_or_default().to_string(),
                 sentences: n,
                 stance_agreement: v["stance_agreement"].as_f64().unwrap_or(f64::NAN),
-                ratio: ours_rate / rate,
-                target,
+                target: job.target,
+                peak_rss_bytes: v["peak_rss_bytes"].as_u64(),
                 versions: v["versions"].clone(),
                 seconds,
-            };
-            log(&format!(
-                "peer {}: {:.0} sentences/s, partyline/peer {:.2}x, stance agreement {:.1}%",
-                result.peer,
-                rate,
-                result.ratio,
-                100.0 * result.stance_agreement
-            ));
-            peers.push(result);
-        }
+            }
+        })
+        .collect();
+    for p in &peers {
+        log(&format!(
+            "peer {} ({}): partyline/peer {:.2}x, stance agreement {:.1}%",
+            p.peer,
+            p.label,
+            p.ratio,
+            100.0 * p.stance_agreement
+        ));
     }
 
     let report = BenchReport {
@@ -367,20 +320,111 @@ pub fn run(opts: &BenchOptions, command: &str, log: &mut dyn FnMut(&str)) -> Res
     Ok(report)
 }
 
-/// Writes the scored sentences as the peers read them: text and partyline's stance.
-fn export_sentences(scored: &Path, dest: &Path) -> Result<()> {
-    let file = std::fs::File::open(scored).map_err(|e| Error::Io(scored.to_path_buf(), e))?;
-    let mut out = std::io::BufWriter::new(
-        std::fs::File::create(dest).map_err(|e| Error::Write(dest.to_path_buf(), e))?,
-    );
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|e| Error::Io(scored.to_path_buf(), e))?;
-        let v: Value = serde_json::from_str(&line)
-            .map_err(|e| Error::Other(format!("{}: {e}", scored.display())))?;
-        let row = serde_json::json!({"text": v["text"], "stance": v["stance"]});
-        writeln!(out, "{row}").map_err(|e| Error::Write(dest.to_path_buf(), e))?;
+/// One peer configuration: which peer, on what, and the target ratio if any.
+struct PeerJob {
+    peer: String,
+    label: String,
+    args: Vec<String>,
+    target: Option<f64>,
+}
+
+/// The peers for a model: Python onnxruntime on the very ONNX file partyline uses (and on
+/// the f32 graph when that file is int8), and transformers on torch.
+fn peer_jobs(
+    model: &Model,
+    assets: &crate::model::assets::EncoderAssets,
+    dir: &Path,
+) -> Result<Vec<PeerJob>> {
+    let heads = dir.join(&model.manifest.heads_file).display().to_string();
+    let ort = |file: &Path| {
+        vec![
+            "--peer".to_string(),
+            "ort".into(),
+            "--onnx".into(),
+            file.display().to_string(),
+            "--heads".into(),
+            heads.clone(),
+        ]
+    };
+    let int8 = model.manifest.int8;
+    let mut jobs = vec![PeerJob {
+        peer: "ort".into(),
+        label: if int8 {
+            "Python onnxruntime, ONNX int8 (the file partyline uses)".into()
+        } else {
+            "Python onnxruntime, ONNX f32 (the file partyline uses)".into()
+        },
+        args: ort(&assets.onnx),
+        target: Some(0.9),
+    }];
+    if int8 {
+        let f32_assets = encoder_assets(model.manifest.encoder_id()?, false, Fetch::Offline)?;
+        jobs.push(PeerJob {
+            peer: "ort".into(),
+            label: "Python onnxruntime, ONNX f32 (same graph, not quantized)".into(),
+            args: ort(&f32_assets.onnx),
+            target: None,
+        });
     }
-    out.flush().map_err(|e| Error::Write(dest.to_path_buf(), e))
+    let encoder_dir = assets.tokenizer.parent().unwrap_or(Path::new("."));
+    jobs.push(PeerJob {
+        peer: "hf".into(),
+        label: "transformers on torch, f32 (no int8 path in torch here)".into(),
+        args: vec![
+            "--peer".into(),
+            "hf".into(),
+            "--encoder-dir".into(),
+            encoder_dir.display().to_string(),
+            "--heads".into(),
+            heads,
+        ],
+        target: Some(3.0),
+    });
+    Ok(jobs)
+}
+
+/// Runs one peer once over the sentences partyline just scored (text and stance), and
+/// returns its JSON result.
+fn run_peer(
+    python: &Path,
+    opts: &BenchOptions,
+    assets: &crate::model::assets::EncoderAssets,
+    scored: &Path,
+    job: &PeerJob,
+) -> Result<Value> {
+    let output = Command::new(python)
+        .arg(&opts.peers_script)
+        .arg("--sentences")
+        .arg(scored)
+        .arg("--tokenizer")
+        .arg(&assets.tokenizer)
+        .args(["--pad-id", &assets.spec.pad_id.to_string()])
+        .args(["--batch-size", &opts.batch_size.to_string()])
+        .args(["--threads", &opts.threads.to_string()])
+        .args(["--runs", "1"])
+        .args(&job.args)
+        .output()
+        .map_err(|e| {
+            Error::Other(format!(
+                "cannot run the peers with {}: {e} (bench/run.sh makes their venv)",
+                python.display()
+            ))
+        })?;
+    if !output.status.success() {
+        return Err(Error::Other(format!(
+            "peer {} failed ({}):\n{}",
+            job.peer,
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| {
+        Error::Other(format!(
+            "peer {}: unreadable result ({e}): {}",
+            job.peer,
+            String::from_utf8_lossy(&output.stdout)
+        ))
+    })
 }
 
 impl BenchReport {
@@ -409,26 +453,28 @@ impl BenchReport {
             },
             self.runs.len()
         ));
-        s.push_str("| runtime | sentences/s (median) | runs, seconds | partyline / peer | target | stance agreement |\n|---|---|---|---|---|---|\n");
+        let mb = |b: Option<u64>| b.map_or_else(String::new, |b| format!("{:.0}", b as f64 / 1e6));
+        s.push_str("| runtime | sentences/s (median) | runs, seconds | partyline / peer | target | stance agreement | peak RSS, MB |\n|---|---|---|---|---|---|---|\n");
         s.push_str(&format!(
-            "| partyline end to end (ingest → export) | {:.0} | {} | | | |\n",
+            "| partyline end to end (ingest → export) | {:.0} | {} | | | | {} |\n",
             self.sentences_per_second,
-            fmt_list(&all)
+            fmt_list(&all),
+            mb(self.median_peak_rss_bytes)
         ));
         for p in &self.peers {
             let target = p.target.map_or_else(String::new, |t| {
                 format!("≥ {t}x: {}", if p.ratio >= t { "holds" } else { "misses" })
             });
             s.push_str(&format!(
-                "| peer ({}) {}: {} | {:.0} | {} | {:.2}x | {} | {:.1}% |\n",
+                "| peer ({}) {} | {:.0} | {} | {:.2}x | {} | {:.1}% | {} |\n",
                 if p.peer == "hf" { "a" } else { "b" },
-                p.peer,
                 p.label,
                 rate(&p.seconds, p.sentences),
                 fmt_list(&p.seconds),
                 p.ratio,
                 target,
-                100.0 * p.stance_agreement
+                100.0 * p.stance_agreement,
+                mb(p.peak_rss_bytes)
             ));
         }
         s.push_str("\nTime per stage (busy time, median over runs; the reader thread's stages overlap inference):\n\n| stage | seconds | share |\n|---|---|---|\n");
