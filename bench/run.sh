@@ -3,10 +3,10 @@
 # with the Python peers (target/bench-venv, from PyPI, ~2.5 GB: torch's Linux wheel
 # brings its CUDA libraries), and runs `partyline bench` twice:
 #   fast:     MiniLM int8, 10,000 generated sentences, 5 runs, peers (a) and (b)
-#   accurate: MPNet f32,    1,000 generated sentences, 5 runs, peers (a) and (b)
+#   accurate: MPNet f32,      500 generated sentences, 5 runs, peers (a) and (b)
 # Reports: target/bench/fast/bench.md and target/bench/accurate/bench.md (+ bench.json).
 # Usage: bench/run.sh [fast|accurate|all] [extra partyline bench flags...]
-# About 20 minutes on 2 cores. The scaling curve is bench/scaling.sh.
+# About 15 minutes on 2 quiet cores (45 under the load of BENCHMARKS.md). Scaling: bench/scaling.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:-all}
@@ -27,7 +27,7 @@ if [ "$which" = fast ] || [ "$which" = all ]; then
     --peers "$venv/bin/python" "$@"
 fi
 if [ "$which" = accurate ] || [ "$which" = all ]; then
-  "$bin" bench --model accurate --sentences 1000 --runs 5 --out-dir target/bench/accurate \
+  "$bin" bench --model accurate --sentences 500 --runs 5 --out-dir target/bench/accurate \
     --peers "$venv/bin/python" "$@"
 fi
 echo "load after: $(uptime)"
