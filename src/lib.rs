@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod attribute;
+pub mod bench;
 pub mod error;
 pub mod eval;
 pub mod export;

@@ -11,6 +11,7 @@ use partyline::eval::{attribute_gold, keyword_stance, load_gold, model_report, r
 use partyline::export::{Format, write_table};
 use partyline::ingest::{IngestOptions, InputFormat, expand_inputs};
 use partyline::model::assets::{EncoderId, Fetch, onnxruntime_library};
+use partyline::model::encoder::{Device, set_device};
 use partyline::model::heads::FeatureSpec;
 use partyline::model::train::{TrainOptions, train};
 use partyline::model::{Manifest, Model, model_assets, resolve_model_dir};
@@ -91,6 +92,18 @@ Examples:
   partyline report scored.jsonl --window-a 2025-09-01..2025-09-30 --window-b 2025-10-01.. --terminal"
     )]
     Report(ReportArgs),
+    /// Measure throughput on a generated corpus, with the Python peers in the same run.
+    #[command(
+        after_help = "Writes bench.md and bench.json into --out-dir. bench/run.sh makes the
+peers' venv and runs the published configuration (see BENCHMARKS.md).
+
+Examples:
+  partyline bench --model fast --sentences 10000 --runs 5
+  partyline bench --model fast --peers target/bench-venv/bin/python
+  partyline bench --sentences 300 --runs 1                 # a quick smoke run
+  partyline bench --write-corpus corpus.jsonl --sentences 1000000"
+    )]
+    Bench(BenchArgs),
     /// List the party dictionary, and check a parties file.
     #[command(after_help = "Examples:
   partyline parties                                    # the built-in gazetteer as CSV
@@ -194,6 +207,52 @@ struct ModelArgs {
     /// Sentences per inference batch.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
+    /// Where the encoder runs: cpu, or cuda (needs the onnxruntime-gpu library).
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    device: Device,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Sentences in the generated corpus.
+    #[arg(long, default_value_t = 10_000)]
+    sentences: usize,
+    /// Timed runs (each figure is the median).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Seed of the generated corpus.
+    #[arg(long, default_value_t = partyline::bench::corpus::DEFAULT_SEED)]
+    seed: u64,
+    /// The model: `fast` (MiniLM int8), `accurate` (MPNet), or a model folder.
+    #[arg(long, default_value = "fast")]
+    model: String,
+    /// Never fetch assets; fail with a message if they are not cached.
+    #[arg(long)]
+    offline: bool,
+    /// Inference threads (the peers get the same).
+    #[arg(long, default_value_t = default_threads())]
+    threads: usize,
+    /// Sentences per inference batch (the peers get the same).
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Where the encoder runs: cpu, or cuda (needs the onnxruntime-gpu library).
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    device: Device,
+    /// Folder for the corpus, the outputs and the report (bench.md, bench.json).
+    #[arg(long, default_value = "target/bench")]
+    out_dir: PathBuf,
+    /// Python with the peers' packages (bench/requirements.txt); without it, no peers.
+    #[arg(long)]
+    peers: Option<PathBuf>,
+    /// The peers' script.
+    #[arg(long, default_value = "bench/peers.py")]
+    peers_script: PathBuf,
+    /// Score only, without the aggregate tables.
+    #[arg(long)]
+    no_aggregate: bool,
+    /// Only write the generated corpus (JSONL documents) to this file, and exit.
+    #[arg(long)]
+    write_corpus: Option<PathBuf>,
 }
 
 const DEFAULT_MODEL: &str = "accurate";
@@ -378,6 +437,9 @@ fn parse_format(s: &str) -> std::result::Result<Format, String> {
 }
 fn parse_input_format(s: &str) -> std::result::Result<InputFormat, String> {
     InputFormat::parse(s).ok_or_else(|| format!("unknown input format {s:?} (txt, jsonl, csv)"))
+}
+fn parse_device(s: &str) -> std::result::Result<Device, String> {
+    Device::parse(s).ok_or_else(|| format!("unknown device {s:?} (cpu, cuda)"))
 }
 fn parse_period(s: &str) -> std::result::Result<Period, String> {
     Period::parse(s).ok_or_else(|| format!("unknown period {s:?} (day, week, month)"))
@@ -647,6 +709,40 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Bench(args) => {
+            if let Some(path) = &args.write_corpus {
+                let (docs, n) =
+                    partyline::bench::corpus::write_corpus(path, args.sentences, args.seed)?;
+                eprintln!(
+                    "partyline: wrote {n} sentences in {docs} documents to {}",
+                    path.display()
+                );
+                return Ok(());
+            }
+            set_device(args.device);
+            let opts = partyline::bench::BenchOptions {
+                sentences: args.sentences,
+                runs: args.runs,
+                seed: args.seed,
+                model: args.model,
+                threads: args.threads,
+                batch_size: args.batch_size,
+                out_dir: args.out_dir,
+                python: args.peers,
+                peers_script: args.peers_script,
+                aggregate: !args.no_aggregate,
+                fetch: if args.offline {
+                    Fetch::Offline
+                } else {
+                    Fetch::Allowed
+                },
+            };
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            let report =
+                partyline::bench::run(&opts, &command, &mut |m| eprintln!("partyline bench: {m}"))?;
+            print!("{}", report.markdown());
+            Ok(())
+        }
         Command::Parties(args) => {
             if let Some(path) = &args.parties {
                 let problems = check_file(path)?;
@@ -679,6 +775,7 @@ fn load_model(args: &ModelArgs) -> Result<Model> {
     } else {
         Fetch::Allowed
     };
+    set_device(args.device);
     Model::load(&dir, fetch, args.threads)
 }
 

@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::aggregate::{AggregateOptions, Aggregates, aggregate, read_records};
 use crate::attribute::attribute_document;
+use crate::bench::stages::{self, Stage};
 use crate::error::{Error, Result};
 use crate::export::{
     Format, Row, RowSink, Table, TextSink, open_sink, write_table, write_workbook,
@@ -353,20 +354,25 @@ pub fn run_score(
         &mut write_chunk,
     );
     match result {
-        Ok(()) => RunOutput {
-            sink,
-            checkpointer,
-            skip,
-        }
-        .finish()?,
+        Ok(()) => stages::time(Stage::Export, || {
+            RunOutput {
+                sink,
+                checkpointer,
+                skip,
+            }
+            .finish()
+        })?,
         Err(e) => return Err(keep_partial(sink, e)?),
     }
     if let Some(to) = aggregate_to {
+        let start = Instant::now();
         if let (true, Some(path)) = (from_file, output.path) {
             let mut skipped = 0;
             kept = read_records(path, false, &mut skipped)?;
         }
         let aggs = aggregate(&kept, to.options);
+        stages::add(Stage::Aggregate, start.elapsed());
+        let _export = ExportTimer(Instant::now());
         let is_xlsx = to
             .path
             .extension()
@@ -390,6 +396,15 @@ pub fn run_score(
         }
     }
     Ok(summary)
+}
+
+/// Counts its lifetime to the export stage (covers every exit of a block).
+struct ExportTimer(Instant);
+
+impl Drop for ExportTimer {
+    fn drop(&mut self) {
+        stages::add(Stage::Export, self.0.elapsed());
+    }
 }
 
 /// Attributes and scores documents into memory, for commands that need the records
@@ -419,10 +434,35 @@ pub fn score_records(
     Ok((records, summary))
 }
 
-/// The scoring loop shared by `score` and `report`: documents are attributed, gathered
-/// into chunks of whole documents (batches stay full when documents are short, and the
-/// previous sentence is at hand), scored, and handed on with the count of documents done.
-/// The first `skip` documents (already in a resumed output) are read but not scored.
+/// Sentences per chunk handed from the reader thread to inference: whole documents, at
+/// least this many sentences (batches stay full when documents are short).
+const CHUNK: usize = 512;
+
+/// Chunks waiting for inference. Two keep the reader a step ahead without letting memory
+/// grow with the corpus.
+const QUEUE: usize = 2;
+
+/// Whole documents, attributed, on their way to inference, with the count of documents
+/// read so far (what a checkpoint records once they are written).
+struct Chunk {
+    records: Vec<SentenceRecord>,
+    docs_done: usize,
+}
+
+/// What the reader thread found, for the run summary.
+struct ReadTotals {
+    ingest: IngestStats,
+    sentences: usize,
+}
+
+/// The scoring loop shared by `score` and `report`. A reader thread ingests, segments and
+/// attributes documents and gathers them into chunks of whole documents (the previous
+/// sentence is at hand for context); this thread scores each chunk while the reader
+/// prepares the next, so on two cores the text stages cost almost nothing beyond
+/// inference. Chunks arrive in document order through a bounded queue, so memory stays
+/// flat and a read error reaches `on_chunk`'s caller after every chunk before it, exactly
+/// as in a single-threaded run. The first `skip` documents (already in a resumed output)
+/// are read but not scored.
 #[allow(clippy::too_many_arguments)]
 fn score_stream(
     sources: &[Source],
@@ -434,34 +474,106 @@ fn score_stream(
     summary: &mut RunSummary,
     on_chunk: &mut dyn FnMut(Vec<SentenceRecord>, usize) -> Result<()>,
 ) -> Result<()> {
-    const CHUNK: usize = 512;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(QUEUE);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || read_chunks(sources, ingest, gazetteer, skip, tx));
+        let scored = (|| -> Result<()> {
+            // The queue ends when the reader is done; a read error arrives in order.
+            for chunk in rx {
+                let Chunk {
+                    mut records,
+                    docs_done,
+                } = chunk?;
+                score_chunk(model, &mut records, batch_size)?;
+                let start = Instant::now();
+                on_chunk(records, docs_done)?;
+                stages::add(Stage::Export, start.elapsed());
+            }
+            Ok(())
+        })();
+        // `rx` is gone here, so a reader blocked on a full queue stops too.
+        let totals = reader
+            .join()
+            .map_err(|_| Error::Other("the reader thread panicked".into()))?;
+        summary.ingest = totals.ingest;
+        summary.sentences = totals.sentences;
+        scored
+    })
+}
+
+/// Scores one chunk, timing the heads as what the model spends beyond the encoder.
+fn score_chunk(
+    model: &mut crate::model::Model,
+    records: &mut [SentenceRecord],
+    batch_size: usize,
+) -> Result<()> {
+    let encoder = |t: &[Duration; 8]| t[Stage::Tokenize as usize] + t[Stage::Inference as usize];
+    let before = encoder(&stages::snapshot());
+    let start = Instant::now();
+    model.score(records, batch_size)?;
+    let spent = start.elapsed();
+    let in_encoder = encoder(&stages::snapshot()).saturating_sub(before);
+    stages::add(Stage::Heads, spent.saturating_sub(in_encoder));
+    Ok(())
+}
+
+/// The reader thread: ingest, segmentation and attribution, chunk by chunk into `tx`.
+/// Stops early, quietly, when the scoring side has hung up (it reports its own error).
+fn read_chunks(
+    sources: &[Source],
+    ingest: &IngestOptions,
+    gazetteer: &Gazetteer,
+    skip: usize,
+    tx: std::sync::mpsc::SyncSender<Result<Chunk>>,
+) -> ReadTotals {
     let bar = progress("scoring");
+    let mut stats = IngestStats::default();
     let mut pending: Vec<SentenceRecord> = Vec::new();
     let (mut docs, mut sentences) = (0usize, 0usize);
-    let mut flush = |pending: &mut Vec<SentenceRecord>, docs_done: usize| -> Result<()> {
-        model.score(pending, batch_size)?;
-        on_chunk(std::mem::take(pending), docs_done)
-    };
-    let result = read_all(sources, ingest, &mut summary.ingest, &mut |doc| {
+    let mut hung_up = false;
+    // Ingest is what read_all spends outside this callback.
+    let mut in_callback = Duration::ZERO;
+    let start = Instant::now();
+    let result = read_all(sources, ingest, &mut stats, &mut |doc| {
+        let entered = Instant::now();
         docs += 1;
-        if docs <= skip {
-            return Ok(());
+        if docs > skip {
+            let spans = stages::time(Stage::Segment, || sentence_spans(&doc));
+            let records = stages::time(Stage::Attribute, || {
+                attribute_document(&doc, &spans, gazetteer)
+            });
+            sentences += records.len();
+            pending.extend(records);
+            if pending.len() >= CHUNK {
+                let chunk = Chunk {
+                    records: std::mem::take(&mut pending),
+                    docs_done: docs,
+                };
+                if tx.send(Ok(chunk)).is_err() {
+                    hung_up = true;
+                    return Err(Error::Other("scoring stopped".into()));
+                }
+            }
+            bar.set_message(format!("scoring: {docs} documents, {sentences} sentences"));
+            bar.tick();
         }
-        let spans = sentence_spans(&doc);
-        let records = attribute_document(&doc, &spans, gazetteer);
-        sentences += records.len();
-        pending.extend(records);
-        if pending.len() >= CHUNK {
-            flush(&mut pending, docs)?;
-        }
-        bar.set_message(format!("scoring: {docs} documents, {sentences} sentences"));
-        bar.tick();
+        in_callback += entered.elapsed();
         Ok(())
-    })
-    .and_then(|()| flush(&mut pending, docs));
+    });
+    stages::add(Stage::Ingest, start.elapsed().saturating_sub(in_callback));
     bar.finish_and_clear();
-    summary.sentences = sentences;
-    result
+    if !hung_up {
+        let last = result.map(|()| Chunk {
+            records: pending,
+            docs_done: docs,
+        });
+        // A failed send means the scoring side already has an error to report.
+        let _ = tx.send(last);
+    }
+    ReadTotals {
+        ingest: stats,
+        sentences,
+    }
 }
 
 /// What `report` compares, with `--compare`.
