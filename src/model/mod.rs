@@ -131,6 +131,50 @@ impl Manifest {
         })
     }
 
+    /// A manifest for a model trained into `out`: its name (the folder's), today's date,
+    /// the base encoder's pins and the heads file's sha256; the caller fills the rest.
+    pub fn for_trained(
+        out: &Path,
+        encoder: EncoderId,
+        heads_path: &Path,
+        train_config: heads::TrainConfig,
+        data: DataInfo,
+    ) -> Result<Manifest> {
+        let spec = encoder.spec();
+        Ok(Manifest {
+            name: out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            created: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+            partyline_version: env!("CARGO_PKG_VERSION").into(),
+            encoder: encoder.key().into(),
+            encoder_name: spec.name.into(),
+            encoder_packages: spec
+                .packages
+                .iter()
+                .map(|p| PinnedPackage {
+                    name: p.name.into(),
+                    version: p.version.into(),
+                    sha256: p.sha256.into(),
+                })
+                .collect(),
+            encoder_safetensors_sha256: spec.safetensors_sha256.into(),
+            int8: false,
+            heads_file: heads_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            heads_sha256: sha256_file(heads_path)?,
+            features: FeatureSpec::default(),
+            train_config,
+            adapter: None,
+            finetune: None,
+            data,
+            scores: Scores::default(),
+        })
+    }
+
     /// Writes `manifest.json` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<()> {
         let path = dir.join("manifest.json");

@@ -14,7 +14,7 @@ use crate::eval::{GoldDoc, Report, attribute_gold, load_gold, report, task_score
 use crate::model::assets::{EncoderId, Fetch, cache_dir, encoder_assets};
 use crate::model::encoder::Encoder;
 use crate::model::heads::{FeatureSpec, Heads, Linear, TrainConfig, train_softmax};
-use crate::model::{DataInfo, Manifest, PinnedPackage, Scores};
+use crate::model::{DataInfo, Manifest, Scores};
 use crate::record::{SENTIMENTS, STANCES, SentenceRecord};
 
 /// Settings of `partyline train`.
@@ -202,7 +202,6 @@ pub fn train(opts: &TrainOptions) -> Result<(Manifest, Report)> {
     }
     let train_records = attribute_gold(&train_docs, None)?;
     let dev_records = attribute_gold(&dev_docs, None)?;
-    let spec = opts.encoder.spec();
     let assets = encoder_assets(opts.encoder, false, opts.fetch)?;
     let mut encoder = Encoder::load(&assets, opts.threads, opts.fetch)?;
     let key = format!("{}-f32", opts.encoder.key());
@@ -266,34 +265,12 @@ pub fn train(opts: &TrainOptions) -> Result<(Manifest, Report)> {
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::Write(opts.out.clone(), e))?;
     let heads_path = opts.out.join("heads.safetensors");
     heads.save(&heads_path)?;
-    let manifest = Manifest {
-        name: opts
-            .out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        created: chrono::Utc::now().format("%Y-%m-%d").to_string(),
-        partyline_version: env!("CARGO_PKG_VERSION").into(),
-        encoder: opts.encoder.key().into(),
-        encoder_name: spec.name.into(),
-        encoder_packages: spec
-            .packages
-            .iter()
-            .map(|p| PinnedPackage {
-                name: p.name.into(),
-                version: p.version.into(),
-                sha256: p.sha256.into(),
-            })
-            .collect(),
-        encoder_safetensors_sha256: spec.safetensors_sha256.into(),
-        int8,
-        heads_file: "heads.safetensors".into(),
-        heads_sha256: crate::model::assets::sha256_file(&heads_path)?,
-        features: opts.features,
-        train_config: stance_cfg,
-        adapter: None,
-        finetune: None,
-        data: DataInfo {
+    let mut manifest = Manifest::for_trained(
+        &opts.out,
+        opts.encoder,
+        &heads_path,
+        stance_cfg,
+        DataInfo {
             train_sha256: train_hash,
             train_documents: train_docs.len(),
             train_sentences: ys.len(),
@@ -301,12 +278,14 @@ pub fn train(opts: &TrainOptions) -> Result<(Manifest, Report)> {
             dev_documents: dev_docs.len(),
             dev_sentences: dev_records.len(),
         },
-        scores: Scores {
-            cv_stance_macro_f1: cv_stance,
-            dev_stance_macro_f1: dev.stance.macro_f1,
-            dev_sentiment_macro_f1: dev.sentiment.as_ref().map_or(0.0, |s| s.macro_f1),
-            dev_stance_macro_f1_f32: Some(dev_f32.stance.macro_f1),
-        },
+    )?;
+    manifest.int8 = int8;
+    manifest.features = opts.features;
+    manifest.scores = Scores {
+        cv_stance_macro_f1: cv_stance,
+        dev_stance_macro_f1: dev.stance.macro_f1,
+        dev_sentiment_macro_f1: dev.sentiment.as_ref().map_or(0.0, |s| s.macro_f1),
+        dev_stance_macro_f1_f32: Some(dev_f32.stance.macro_f1),
     };
     manifest.write(&opts.out)?;
     Ok((manifest, dev))

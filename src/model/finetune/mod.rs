@@ -24,9 +24,9 @@ use crate::eval::{GoldDoc, Report, attribute_gold, model_report, task_scores};
 use crate::model::adapter::{AdapterInfo, merged_dir, write_merged};
 use crate::model::assets::{EncoderId, Fetch, build_onnx, encoder_files, sha256_file};
 use crate::model::encoder::{Encoder, load_tokenizer};
-use crate::model::heads::{FeatureSpec, Heads, Linear, TrainConfig};
+use crate::model::heads::{Heads, Linear, TrainConfig};
 use crate::model::train::load_all;
-use crate::model::{DataInfo, Manifest, Model, PinnedPackage, Scores};
+use crate::model::{DataInfo, Manifest, Model, Scores};
 use crate::record::{SENTIMENTS, STANCES};
 use network::{NetConfig, Network};
 
@@ -524,47 +524,16 @@ pub fn finetune(opts: &FinetuneOptions) -> Result<FinetuneOutcome> {
     let onnx_max_abs_diff = compare_with_onnx(&net, &dir, &dev_ids, opts)?;
     eprintln!("partyline: ONNX Runtime vs tch, largest difference {onnx_max_abs_diff:.2e}");
 
-    let mut manifest = Manifest {
-        name: opts
-            .out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        created: chrono::Utc::now().format("%Y-%m-%d").to_string(),
-        partyline_version: env!("CARGO_PKG_VERSION").into(),
-        encoder: opts.encoder.key().into(),
-        encoder_name: spec.name.into(),
-        encoder_packages: spec
-            .packages
-            .iter()
-            .map(|p| PinnedPackage {
-                name: p.name.into(),
-                version: p.version.into(),
-                sha256: p.sha256.into(),
-            })
-            .collect(),
-        encoder_safetensors_sha256: spec.safetensors_sha256.into(),
-        int8: false,
-        heads_file: "heads.safetensors".into(),
-        heads_sha256: sha256_file(&heads_path)?,
-        features: FeatureSpec::default(),
-        train_config: TrainConfig {
+    let mut manifest = Manifest::for_trained(
+        &opts.out,
+        opts.encoder,
+        &heads_path,
+        TrainConfig {
             l2: 0.0,
             iterations: best.2,
             learning_rate: opts.learning_rate as f32,
         },
-        adapter: Some(info),
-        finetune: Some(crate::model::FinetuneInfo {
-            epochs_run: losses.len(),
-            best_epoch: best.2,
-            seed: opts.seed,
-            batch_size: opts.batch_size,
-            learning_rate: opts.learning_rate,
-            losses: losses.clone(),
-            dev_curve: dev_curve.clone(),
-            onnx_max_abs_diff,
-        }),
-        data: DataInfo {
+        DataInfo {
             train_sha256: train_hash,
             train_documents: train_docs.len(),
             train_sentences: ys.len(),
@@ -572,8 +541,18 @@ pub fn finetune(opts: &FinetuneOptions) -> Result<FinetuneOutcome> {
             dev_documents: dev_docs.len(),
             dev_sentences: dev_ids.len(),
         },
-        scores: Scores::default(),
-    };
+    )?;
+    manifest.adapter = Some(info);
+    manifest.finetune = Some(crate::model::FinetuneInfo {
+        epochs_run: losses.len(),
+        best_epoch: best.2,
+        seed: opts.seed,
+        batch_size: opts.batch_size,
+        learning_rate: opts.learning_rate,
+        losses: losses.clone(),
+        dev_curve: dev_curve.clone(),
+        onnx_max_abs_diff,
+    });
     manifest.write(&opts.out)?;
 
     // Dev scores through the shipped scoring path (ONNX Runtime), f32 then int8.
