@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::assets::{
-    EncoderAssets, EncoderId, Fetch, build_onnx, cache_dir, check_sha, encoder_files, sha256_file,
+    EncoderAssets, EncoderId, Fetch, build_onnx, cache_dir, check_sha, encoder_files,
 };
 
 /// Which linear maps of a layer carry adapters (all of them).
@@ -173,14 +173,7 @@ pub fn adapted_encoder_assets(
 ) -> Result<EncoderAssets> {
     let spec = id.spec();
     let adapter_path = model_dir.join(&info.file);
-    let got = sha256_file(&adapter_path)?;
-    if got != info.sha256 {
-        return Err(Error::Other(format!(
-            "{}: sha256 {got} does not match the manifest ({}): the model's adapter is corrupt; restore it from git",
-            adapter_path.display(),
-            info.sha256
-        )));
-    }
+    crate::model::check_committed(&adapter_path, &info.sha256, "the model's adapter")?;
     let dir = merged_dir(info);
     let onnx = dir.join("model.onnx");
     let onnx_int8 = dir.join("model.int8.onnx");

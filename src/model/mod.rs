@@ -206,19 +206,25 @@ pub fn model_assets(
     }
 }
 
+/// Checks a committed model file (heads, adapter) against its manifest's sha256; the fix
+/// for a mismatch is git, not the asset cache.
+pub(crate) fn check_committed(path: &Path, expected: &str, what: &str) -> Result<()> {
+    let got = sha256_file(path)?;
+    if got != expected {
+        return Err(Error::Other(format!(
+            "{}: sha256 {got} does not match the manifest ({expected}): {what} is corrupt; restore it from git",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 impl Model {
     /// Loads a model; missing assets are fetched unless `fetch` is offline.
     pub fn load(dir: &Path, fetch: Fetch, threads: usize) -> Result<Model> {
         let manifest = Manifest::read(dir)?;
         let heads_path = dir.join(&manifest.heads_file);
-        let sha = sha256_file(&heads_path)?;
-        if sha != manifest.heads_sha256 {
-            return Err(Error::Other(format!(
-                "{}: sha256 {sha} does not match the manifest ({}): the model is corrupt; restore it from git",
-                heads_path.display(),
-                manifest.heads_sha256
-            )));
-        }
+        check_committed(&heads_path, &manifest.heads_sha256, "the model")?;
         let heads = Heads::load(&heads_path)?;
         let assets = model_assets(dir, &manifest, fetch)?;
         let encoder = Encoder::load(&assets, threads, fetch)?;
