@@ -102,46 +102,75 @@ fn pad_ids(seqs: &[&Vec<i64>], pad: i64) -> (Tensor, Tensor) {
 
 /// Hidden states below the adapted layers, one `[len, H]` tensor per sentence; kept on
 /// disk (keyed by encoder, layer count and token ids) so that a second run with other
-/// settings skips the most expensive part.
+/// settings skips the most expensive part. The key is a running hash, so a run whose data
+/// only appends sentences (a new batch sorts after the old ones) reuses the states of the
+/// longest cached prefix and encodes just the rest.
 fn cache_lower_layers(net: &Network, ids: &[Vec<i64>], label: &str) -> Result<Vec<Tensor>> {
     use sha2::{Digest, Sha256};
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = crate::model::assets::cache_dir().join("finetune-states");
     let mut h = Sha256::new();
     h.update(format!("{}-{}-{}", net.cfg.arch, net.cfg.hidden, net.first_adapted).as_bytes());
+    let mut prefix_paths = Vec::with_capacity(ids.len());
     for s in ids {
         for t in s {
             h.update(t.to_le_bytes());
         }
         h.update([0xff]);
+        let digest: String = h
+            .clone()
+            .finalize()
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        prefix_paths.push(dir.join(format!("{digest}.safetensors")));
     }
-    let digest: String = h
-        .finalize()
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let path = crate::model::assets::cache_dir()
-        .join("finetune-states")
-        .join(format!("{digest}.safetensors"));
-    if let Ok(saved) = Tensor::read_safetensors(&path)
-        && let Some((_, all)) = saved.into_iter().find(|(n, _)| n == "states")
-    {
-        let mut out = Vec::with_capacity(ids.len());
-        let mut at = 0i64;
-        for s in ids {
-            out.push(all.narrow(0, at, s.len() as i64));
-            at += s.len() as i64;
-        }
-        if at == all.size()[0] {
-            return Ok(out);
+    let mut out = Vec::new();
+    for k in (1..=ids.len()).rev() {
+        if prefix_paths[k - 1].is_file()
+            && let Some(states) = read_states(&prefix_paths[k - 1], &ids[..k])
+        {
+            out = states;
+            break;
         }
     }
-    let out = compute_lower_layers(net, ids, label)?;
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-        let all = Tensor::cat(&out, 0);
-        let _ = Tensor::write_safetensors(&[("states", &all)], &path);
+    if out.len() == ids.len() {
+        return Ok(out);
     }
+    if !out.is_empty() {
+        eprintln!(
+            "partyline: {label}: reusing cached states of the first {} of {} sentences",
+            out.len(),
+            ids.len()
+        );
+    }
+    out.extend(compute_lower_layers(net, &ids[out.len()..], label)?);
+    let _ = std::fs::create_dir_all(&dir);
+    let all = Tensor::cat(&out, 0);
+    let _ = Tensor::write_safetensors(&[("states", &all)], &prefix_paths[ids.len() - 1]);
     Ok(out)
+}
+
+/// Cached states split back into sentences, or `None` when the file does not fit `ids`.
+fn read_states(path: &std::path::Path, ids: &[Vec<i64>]) -> Option<Vec<Tensor>> {
+    let (_, all) = Tensor::read_safetensors(path)
+        .ok()?
+        .into_iter()
+        .find(|(n, _)| n == "states")?;
+    let total: usize = ids.iter().map(Vec::len).sum();
+    if all.size().first().copied() != Some(total as i64) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    let mut at = 0i64;
+    for s in ids {
+        out.push(all.narrow(0, at, s.len() as i64));
+        at += s.len() as i64;
+    }
+    Some(out)
 }
 
 fn compute_lower_layers(net: &Network, ids: &[Vec<i64>], label: &str) -> Result<Vec<Tensor>> {
