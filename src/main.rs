@@ -71,6 +71,11 @@ enum Command {
   partyline finetune --train datasets/train --dev datasets/dev -o models/accurate \\
       --init-heads models/accurate-frozen/heads.safetensors")]
     Finetune(FinetuneArgs),
+    /// Average several fine-tuning runs (seeds) of one recipe into one model: the
+    /// adapters become one adapter of summed rank, the heads are averaged.
+    #[command(after_help = "Examples:
+  partyline soup runs/seed13 runs/seed14 runs/seed15 --dev datasets/dev -o models/accurate")]
+    Soup(SoupArgs),
     /// Evaluate the pipeline on gold documents: stance, sentiment, speakers, targets.
     #[command(after_help = "Examples:
   partyline eval --gold datasets/dev                   # the default model
@@ -406,6 +411,24 @@ struct FinetuneArgs {
 }
 
 #[derive(Args)]
+struct SoupArgs {
+    /// Model folders written by `partyline finetune` (same encoder, adapter shape and data).
+    #[arg(required = true, num_args = 2..)]
+    runs: Vec<PathBuf>,
+    /// Gold documents the soup is scored on (and f32 or int8 decided by).
+    #[arg(long, required = true)]
+    dev: Vec<PathBuf>,
+    /// Output model folder.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Skip the int8 check (the model then scores with the f32 encoder).
+    #[arg(long)]
+    no_int8: bool,
+    #[arg(long, default_value_t = default_threads())]
+    threads: usize,
+}
+
+#[derive(Args)]
 struct EvalArgs {
     /// Gold documents (JSONL files or directories) in the labeling guide's format.
     #[arg(long, required = true)]
@@ -677,6 +700,25 @@ fn run(cli: Cli) -> Result<()> {
                 outcome.manifest.scores.dev_stance_macro_f1,
                 outcome.manifest.int8,
                 outcome.onnx_max_abs_diff
+            );
+            Ok(())
+        }
+        Command::Soup(args) => {
+            use partyline::model::soup::{SoupOptions, soup};
+            let outcome = soup(&SoupOptions {
+                inputs: args.runs,
+                out: args.output.clone(),
+                dev: args.dev,
+                fetch: Fetch::Allowed,
+                threads: args.threads,
+                try_int8: !args.no_int8,
+            })?;
+            println!("{}", outcome.report);
+            eprintln!(
+                "partyline: wrote {} (dev stance macro-F1 {:.3}, int8 {})",
+                args.output.display(),
+                outcome.manifest.scores.dev_stance_macro_f1,
+                outcome.manifest.int8
             );
             Ok(())
         }

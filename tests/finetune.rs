@@ -11,6 +11,7 @@ use partyline::model::assets::{EncoderAssets, EncoderId, Fetch, encoder_assets, 
 use partyline::model::encoder::{Encoder, load_tokenizer};
 use partyline::model::finetune::network::{NetConfig, Network, relative_position_bucket};
 use partyline::model::finetune::{FinetuneOptions, finetune};
+use partyline::model::soup::{SoupOptions, soup};
 use partyline::model::{Model, resolve_model_dir};
 use tch::{Kind, Tensor, nn};
 
@@ -200,6 +201,25 @@ fn finetune_smoke_each_encoder() {
         let dir = resolve_model_dir(out.to_str().unwrap()).unwrap();
         let model = Model::load(&dir, Fetch::Offline, 1).unwrap();
         assert!(model.manifest.adapter.is_some());
+        if id == EncoderId::MiniLm {
+            // A run souped with itself is that run: the stacked adapter of twice the rank
+            // merges into the very same graph.
+            let souped = soup(&SoupOptions {
+                inputs: vec![out.clone(), out.clone()],
+                out: tmp.path().join("soup"),
+                dev: vec![dev.clone()],
+                fetch: Fetch::Allowed,
+                threads: 2,
+                try_int8: false,
+            })
+            .unwrap();
+            let soup_info = souped.manifest.adapter.clone().unwrap();
+            assert_eq!(soup_info.rank, 2 * info.rank);
+            assert_eq!(soup_info.onnx_sha256, info.onnx_sha256);
+            assert_eq!(souped.manifest.soup.len(), 2);
+            assert!(souped.report.stance.macro_f1 > 0.0);
+            let _ = std::fs::remove_dir_all(merged_dir(&soup_info));
+        }
         // The merged encoder is rebuilt from the adapter when the cache lacks it.
         let merged = merged_dir(&info);
         let _ = std::fs::remove_dir_all(&merged);

@@ -7,6 +7,7 @@ pub mod encoder;
 #[cfg(feature = "train")]
 pub mod finetune;
 pub mod heads;
+pub mod soup;
 pub mod train;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,9 @@ pub struct Manifest {
     pub adapter: Option<adapter::AdapterInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finetune: Option<FinetuneInfo>,
+    /// A soup (`partyline soup`): the runs averaged into this model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub soup: Vec<soup::SoupMember>,
     pub data: DataInfo,
     pub scores: Scores,
 }
@@ -170,6 +174,7 @@ impl Manifest {
             train_config,
             adapter: None,
             finetune: None,
+            soup: Vec::new(),
             data,
             scores: Scores::default(),
         })
