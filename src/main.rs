@@ -61,7 +61,7 @@ enum Command {
     /// Train the stance and sentiment heads on labeled documents.
     #[command(after_help = "Examples:
   partyline train --train datasets/train/t1 ... --train datasets/train/t5 --dev datasets/dev -o models/accurate-frozen --encoder mpnet
-  partyline train --train datasets/train --dev datasets/dev -o models/fast --encoder minilm --context")]
+  partyline train --train datasets/train/t1 ... --train datasets/train/t5 --dev datasets/dev -o models/fast-frozen --encoder minilm")]
     Train(TrainArgs),
     /// Fine-tune the encoder (low-rank adapters on its top layers) and the heads on
     /// libtorch; built with `--features train` (see tools/setup_libtorch.sh).
@@ -228,7 +228,7 @@ struct BenchArgs {
     /// Seed of the generated corpus.
     #[arg(long, default_value_t = partyline::bench::corpus::DEFAULT_SEED)]
     seed: u64,
-    /// The model: `fast` (MiniLM int8), `accurate` (MPNet), or a model folder.
+    /// The model: `fast` (MiniLM), `accurate` (MPNet), or a model folder.
     #[arg(long, default_value = "fast")]
     model: String,
     /// Never fetch assets; fail with a message if they are not cached.
@@ -328,7 +328,7 @@ struct ReportArgs {
 
 #[derive(Args)]
 struct SetupArgs {
-    /// Which model's assets: accurate, fast, all, or a model folder.
+    /// Which model's assets: accurate, fast, accurate-frozen, fast-frozen, all, or a model folder.
     #[arg(long, default_value = DEFAULT_MODEL)]
     model: String,
 }
@@ -614,7 +614,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Setup(args) => {
             let names: Vec<String> = if args.model == "all" {
-                vec!["accurate".into(), "accurate-frozen".into(), "fast".into()]
+                vec![
+                    "accurate".into(),
+                    "accurate-frozen".into(),
+                    "fast".into(),
+                    "fast-frozen".into(),
+                ]
             } else {
                 vec![args.model.clone()]
             };
