@@ -300,3 +300,36 @@ fn scoring_opens_no_network_connection() {
     );
     assert_eq!(jsonl(&out.stdout).len(), 16);
 }
+
+#[test]
+fn int8_switch_scores_with_the_int8_graph() {
+    // `fast` chose f32 (its int8 graph lost 0.010 on dev); `--int8` must really switch
+    // graphs: same labels' shape, different probabilities.
+    let score = |extra: &[&str]| {
+        let out = partyline()
+            .args(["score", "--model", "fast", "--format", "jsonl"])
+            .args(extra)
+            .arg(SEED)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        jsonl(&out.stdout)
+    };
+    let f32_rows = score(&[]);
+    let int8_rows = score(&["--int8"]);
+    assert_eq!(f32_rows.len(), 16);
+    assert_eq!(int8_rows.len(), 16);
+    let moved = f32_rows
+        .iter()
+        .zip(&int8_rows)
+        .filter(|(a, b)| {
+            (a["p_conciliatory"].as_f64().unwrap() - b["p_conciliatory"].as_f64().unwrap()).abs()
+                > 1e-4
+        })
+        .count();
+    assert!(moved > 0, "--int8 changed no probability");
+}

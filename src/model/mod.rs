@@ -227,7 +227,17 @@ pub(crate) fn check_committed(path: &Path, expected: &str, what: &str) -> Result
 impl Model {
     /// Loads a model; missing assets are fetched unless `fetch` is offline.
     pub fn load(dir: &Path, fetch: Fetch, threads: usize) -> Result<Model> {
-        let manifest = Manifest::read(dir)?;
+        Model::load_manifest(dir, Manifest::read(dir)?, fetch, threads)
+    }
+
+    /// Loads the model in `dir` as `manifest` describes it; a caller may have changed the
+    /// manifest first (`score --int8` sets `int8`, trading accuracy for speed).
+    pub fn load_manifest(
+        dir: &Path,
+        manifest: Manifest,
+        fetch: Fetch,
+        threads: usize,
+    ) -> Result<Model> {
         let heads_path = dir.join(&manifest.heads_file);
         check_committed(&heads_path, &manifest.heads_sha256, "the model")?;
         let heads = Heads::load(&heads_path)?;
