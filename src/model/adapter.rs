@@ -240,10 +240,11 @@ pub fn write_merged(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn st(tensors: &[(&str, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+    /// Safetensors bytes of named f32 tensors (also used by the soup tests).
+    pub(crate) fn st(tensors: &[(&str, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
         let bytes: Vec<Vec<u8>> = tensors
             .iter()
             .map(|t| t.2.iter().flat_map(|v| v.to_le_bytes()).collect())

@@ -91,6 +91,12 @@ pub struct Scores {
     pub dev_stance_macro_f1_f32: Option<f64>,
 }
 
+/// The rule for int8: its graph becomes a model's default only if dev stance macro-F1
+/// drops by less than 0.01 (train, finetune and soup all apply it).
+pub fn int8_keeps_accuracy(f32_stance_f1: f64, int8_stance_f1: f64) -> bool {
+    int8_stance_f1 > f32_stance_f1 - 0.01
+}
+
 /// A loaded model ready to score.
 pub struct Model {
     pub manifest: Manifest,

@@ -20,7 +20,7 @@ use crate::eval::{Report, attribute_gold, load_gold, model_report};
 use crate::model::adapter::{AdapterInfo, merged_dir, write_merged};
 use crate::model::assets::{Fetch, build_onnx, sha256_file};
 use crate::model::heads::{Heads, Linear};
-use crate::model::{Manifest, Model, check_committed};
+use crate::model::{Manifest, Model, check_committed, int8_keeps_accuracy};
 
 /// One run that went into a soup, as the soup's manifest records it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -156,7 +156,7 @@ pub fn soup(opts: &SoupOptions) -> Result<SoupOutcome> {
             "partyline: soup dev stance macro-F1 f32 {:.3}, int8 {:.3}",
             dev32.stance.macro_f1, dev8.stance.macro_f1
         );
-        if dev8.stance.macro_f1 > dev32.stance.macro_f1 - 0.01 {
+        if int8_keeps_accuracy(dev32.stance.macro_f1, dev8.stance.macro_f1) {
             report = dev8;
         } else {
             manifest.int8 = false;
@@ -285,25 +285,8 @@ pub fn average_heads(heads: &[Heads]) -> Heads {
 mod tests {
     use super::*;
     use crate::model::adapter::merge;
+    use crate::model::adapter::tests::st;
     use ndarray::{Array1, Array2};
-
-    fn st(tensors: &[(&str, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
-        let bytes: Vec<Vec<u8>> = tensors
-            .iter()
-            .map(|t| t.2.iter().flat_map(|v| v.to_le_bytes()).collect())
-            .collect();
-        let views: Vec<(String, TensorView)> = tensors
-            .iter()
-            .zip(&bytes)
-            .map(|(t, b)| {
-                (
-                    t.0.to_string(),
-                    TensorView::new(Dtype::F32, t.1.clone(), b).unwrap(),
-                )
-            })
-            .collect();
-        safetensors::serialize(views, None).unwrap()
-    }
 
     fn weight(merged: &[u8]) -> Vec<f32> {
         let st = SafeTensors::deserialize(merged).unwrap();

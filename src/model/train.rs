@@ -256,7 +256,7 @@ pub fn train(opts: &TrainOptions) -> Result<(Manifest, Report)> {
             "partyline: dev stance macro-F1 f32 {:.3}, int8 {:.3}",
             dev_f32.stance.macro_f1, dev8.stance.macro_f1
         );
-        if dev8.stance.macro_f1 > dev_f32.stance.macro_f1 - 0.01 {
+        if crate::model::int8_keeps_accuracy(dev_f32.stance.macro_f1, dev8.stance.macro_f1) {
             int8 = true;
             dev = dev8;
         }

@@ -598,7 +598,7 @@ pub fn finetune(opts: &FinetuneOptions) -> Result<FinetuneOutcome> {
             "partyline: dev stance macro-F1 f32 {:.3}, int8 {:.3}",
             dev32.stance.macro_f1, dev8.stance.macro_f1
         );
-        if dev8.stance.macro_f1 > dev32.stance.macro_f1 - 0.01 {
+        if crate::model::int8_keeps_accuracy(dev32.stance.macro_f1, dev8.stance.macro_f1) {
             report = dev8;
         } else {
             manifest.int8 = false;
