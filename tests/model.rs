@@ -22,8 +22,14 @@ fn jsonl(stdout: &[u8]) -> Vec<Value> {
 }
 
 fn score_seed(model: &str) -> Vec<Value> {
+    score_seed_with(model, &[])
+}
+
+fn score_seed_with(model: &str, extra: &[&str]) -> Vec<Value> {
     let out = partyline()
-        .args(["score", "--model", model, "--format", "jsonl", SEED])
+        .args(["score", "--model", model, "--format", "jsonl"])
+        .args(extra)
+        .arg(SEED)
         .output()
         .unwrap();
     assert!(
@@ -305,22 +311,8 @@ fn scoring_opens_no_network_connection() {
 fn int8_switch_scores_with_the_int8_graph() {
     // `fast` chose f32 (its int8 graph lost 0.010 on dev); `--int8` must really switch
     // graphs: same labels' shape, different probabilities.
-    let score = |extra: &[&str]| {
-        let out = partyline()
-            .args(["score", "--model", "fast", "--format", "jsonl"])
-            .args(extra)
-            .arg(SEED)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        jsonl(&out.stdout)
-    };
-    let f32_rows = score(&[]);
-    let int8_rows = score(&["--int8"]);
+    let f32_rows = score_seed("fast");
+    let int8_rows = score_seed_with("fast", &["--int8"]);
     assert_eq!(f32_rows.len(), 16);
     assert_eq!(int8_rows.len(), 16);
     let moved = f32_rows
