@@ -247,6 +247,9 @@ struct BenchArgs {
     /// Where the encoder runs: cpu, or cuda (needs the onnxruntime-gpu library).
     #[arg(long, default_value = "cpu", value_parser = parse_device)]
     device: Device,
+    /// Score with the encoder's int8 graph even where the model chose f32 (as `score --int8`).
+    #[arg(long)]
+    int8: bool,
     /// Folder for the corpus, the outputs and the report (bench.md, bench.json).
     #[arg(long, default_value = "target/bench")]
     out_dir: PathBuf,
@@ -782,6 +785,7 @@ fn run(cli: Cli) -> Result<()> {
                 python: args.peers,
                 peers_script: args.peers_script,
                 aggregate: !args.no_aggregate,
+                int8: args.int8,
                 fetch: if args.offline {
                     Fetch::Offline
                 } else {

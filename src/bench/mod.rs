@@ -43,6 +43,8 @@ pub struct BenchOptions {
     /// Build the aggregate tables too (the full `score --aggregate` job).
     pub aggregate: bool,
     pub fetch: Fetch,
+    /// Score with the int8 graph even where the model chose f32 (`--int8`).
+    pub int8: bool,
 }
 
 /// One timed end-to-end run of partyline.
@@ -164,7 +166,9 @@ pub fn run(opts: &BenchOptions, command: &str, log: &mut dyn FnMut(&str)) -> Res
 
     let dir = resolve_model_dir(&opts.model)?;
     let load_start = Instant::now();
-    let mut model = Model::load(&dir, opts.fetch, opts.threads)?;
+    let mut manifest = crate::model::Manifest::read(&dir)?;
+    manifest.int8 |= opts.int8;
+    let mut model = Model::load_manifest(&dir, manifest, opts.fetch, opts.threads)?;
     let model_load_seconds = load_start.elapsed().as_secs_f64();
     // The file the model scores with (for a fine-tuned model, the merged graph).
     let assets = crate::model::model_assets(&dir, &model.manifest, Fetch::Offline)?;
