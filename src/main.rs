@@ -215,8 +215,8 @@ struct ModelArgs {
     /// Where the encoder runs: cpu, or cuda (needs the onnxruntime-gpu library).
     #[arg(long, default_value = "cpu", value_parser = parse_device)]
     device: Device,
-    /// Score with the encoder's int8 graph even where the model chose f32: about twice as
-    /// fast on CPU, at a cost in accuracy (dev stance macro-F1: fast -0.010, accurate -0.035).
+    /// Score with the encoder's int8 graph even where the model chose f32: two to three
+    /// times as fast on CPU, at a cost in accuracy (accurate: 3x, dev stance macro-F1 -0.059).
     #[arg(long)]
     int8: bool,
 }
