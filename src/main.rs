@@ -831,9 +831,7 @@ fn load_model(args: &ModelArgs) -> Result<Model> {
         Fetch::Allowed
     };
     set_device(args.device);
-    let mut manifest = Manifest::read(&dir)?;
-    manifest.int8 |= args.int8;
-    Model::load_manifest(&dir, manifest, fetch, args.threads)
+    Model::load_forcing_int8(&dir, fetch, args.threads, args.int8)
 }
 
 fn main() -> ExitCode {

@@ -166,9 +166,7 @@ pub fn run(opts: &BenchOptions, command: &str, log: &mut dyn FnMut(&str)) -> Res
 
     let dir = resolve_model_dir(&opts.model)?;
     let load_start = Instant::now();
-    let mut manifest = crate::model::Manifest::read(&dir)?;
-    manifest.int8 |= opts.int8;
-    let mut model = Model::load_manifest(&dir, manifest, opts.fetch, opts.threads)?;
+    let mut model = Model::load_forcing_int8(&dir, opts.fetch, opts.threads, opts.int8)?;
     let model_load_seconds = load_start.elapsed().as_secs_f64();
     // The file the model scores with (for a fine-tuned model, the merged graph).
     let assets = crate::model::model_assets(&dir, &model.manifest, Fetch::Offline)?;

@@ -236,9 +236,21 @@ impl Model {
         Model::load_manifest(dir, Manifest::read(dir)?, fetch, threads)
     }
 
-    /// Loads the model in `dir` as `manifest` describes it; a caller may have changed the
-    /// manifest first (`score --int8` sets `int8`, trading accuracy for speed).
-    pub fn load_manifest(
+    /// Loads a model; `force_int8` scores with its int8 graph even where the manifest chose
+    /// f32 (`--int8`: speed for accuracy).
+    pub fn load_forcing_int8(
+        dir: &Path,
+        fetch: Fetch,
+        threads: usize,
+        force_int8: bool,
+    ) -> Result<Model> {
+        let mut manifest = Manifest::read(dir)?;
+        manifest.int8 |= force_int8;
+        Model::load_manifest(dir, manifest, fetch, threads)
+    }
+
+    /// Loads the model in `dir` as `manifest` describes it.
+    fn load_manifest(
         dir: &Path,
         manifest: Manifest,
         fetch: Fetch,
