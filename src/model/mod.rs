@@ -97,6 +97,47 @@ pub fn int8_keeps_accuracy(f32_stance_f1: f64, int8_stance_f1: f64) -> bool {
     int8_stance_f1 > f32_stance_f1 - 0.01
 }
 
+/// Scores the model saved in `dir` on dev through the shipped scoring path (ONNX Runtime),
+/// f32 and, with `try_int8`, int8; keeps int8 by [`int8_keeps_accuracy`] and records the
+/// scores in `manifest`, on disk too. Returns the report of the graph the model will use.
+/// `finetune` and `soup` both end with this.
+pub(crate) fn score_dev_and_choose_int8(
+    dir: &Path,
+    manifest: &mut Manifest,
+    dev_docs: &[crate::eval::GoldDoc],
+    try_int8: bool,
+    fetch: Fetch,
+    threads: usize,
+    batch_size: usize,
+) -> Result<crate::eval::Report> {
+    use crate::eval::{attribute_gold, model_report};
+    let records = attribute_gold(dev_docs, None)?;
+    let mut model = Model::load_forcing_int8(dir, fetch, threads, false)?;
+    let dev32 = model_report(&mut model, dev_docs, records.clone(), batch_size)?;
+    manifest.int8 = false;
+    let mut report = dev32.clone();
+    if try_int8 {
+        let mut model8 = Model::load_forcing_int8(dir, fetch, threads, true)?;
+        let dev8 = model_report(&mut model8, dev_docs, records, batch_size)?;
+        eprintln!(
+            "partyline: dev stance macro-F1 f32 {:.3}, int8 {:.3}",
+            dev32.stance.macro_f1, dev8.stance.macro_f1
+        );
+        if int8_keeps_accuracy(dev32.stance.macro_f1, dev8.stance.macro_f1) {
+            manifest.int8 = true;
+            report = dev8;
+        }
+    }
+    manifest.scores = Scores {
+        cv_stance_macro_f1: 0.0,
+        dev_stance_macro_f1: report.stance.macro_f1,
+        dev_sentiment_macro_f1: report.sentiment.as_ref().map_or(0.0, |s| s.macro_f1),
+        dev_stance_macro_f1_f32: Some(dev32.stance.macro_f1),
+    };
+    manifest.write(dir)?;
+    Ok(report)
+}
+
 /// A loaded model ready to score.
 pub struct Model {
     pub manifest: Manifest,
@@ -233,7 +274,7 @@ pub(crate) fn check_committed(path: &Path, expected: &str, what: &str) -> Result
 impl Model {
     /// Loads a model; missing assets are fetched unless `fetch` is offline.
     pub fn load(dir: &Path, fetch: Fetch, threads: usize) -> Result<Model> {
-        Model::load_manifest(dir, Manifest::read(dir)?, fetch, threads)
+        Model::load_forcing_int8(dir, fetch, threads, false)
     }
 
     /// Loads a model; `force_int8` scores with its int8 graph even where the manifest chose
@@ -246,16 +287,6 @@ impl Model {
     ) -> Result<Model> {
         let mut manifest = Manifest::read(dir)?;
         manifest.int8 |= force_int8;
-        Model::load_manifest(dir, manifest, fetch, threads)
-    }
-
-    /// Loads the model in `dir` as `manifest` describes it.
-    fn load_manifest(
-        dir: &Path,
-        manifest: Manifest,
-        fetch: Fetch,
-        threads: usize,
-    ) -> Result<Model> {
         let heads_path = dir.join(&manifest.heads_file);
         check_committed(&heads_path, &manifest.heads_sha256, "the model")?;
         let heads = Heads::load(&heads_path)?;

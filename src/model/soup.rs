@@ -16,11 +16,11 @@ use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::eval::{Report, attribute_gold, load_gold, model_report};
+use crate::eval::{Report, load_gold};
 use crate::model::adapter::{AdapterInfo, merged_dir, write_merged};
 use crate::model::assets::{Fetch, build_onnx, sha256_file};
 use crate::model::heads::{Heads, Linear};
-use crate::model::{Manifest, Model, check_committed, int8_keeps_accuracy};
+use crate::model::{Manifest, check_committed, score_dev_and_choose_int8};
 
 /// One run that went into a soup, as the soup's manifest records it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -143,30 +143,15 @@ pub fn soup(opts: &SoupOptions) -> Result<SoupOutcome> {
     for path in &opts.dev {
         dev_docs.extend(load_gold(path)?);
     }
-    let records = attribute_gold(&dev_docs, None)?;
-    let mut model = Model::load(&opts.out, opts.fetch, opts.threads)?;
-    let dev32 = model_report(&mut model, &dev_docs, records.clone(), 32)?;
-    let mut report = dev32.clone();
-    if opts.try_int8 {
-        manifest.int8 = true;
-        manifest.write(&opts.out)?;
-        let mut model8 = Model::load(&opts.out, opts.fetch, opts.threads)?;
-        let dev8 = model_report(&mut model8, &dev_docs, records, 32)?;
-        eprintln!(
-            "partyline: soup dev stance macro-F1 f32 {:.3}, int8 {:.3}",
-            dev32.stance.macro_f1, dev8.stance.macro_f1
-        );
-        if int8_keeps_accuracy(dev32.stance.macro_f1, dev8.stance.macro_f1) {
-            report = dev8;
-        } else {
-            manifest.int8 = false;
-        }
-    }
-    manifest.scores.cv_stance_macro_f1 = 0.0;
-    manifest.scores.dev_stance_macro_f1 = report.stance.macro_f1;
-    manifest.scores.dev_sentiment_macro_f1 = report.sentiment.as_ref().map_or(0.0, |s| s.macro_f1);
-    manifest.scores.dev_stance_macro_f1_f32 = Some(dev32.stance.macro_f1);
-    manifest.write(&opts.out)?;
+    let report = score_dev_and_choose_int8(
+        &opts.out,
+        &mut manifest,
+        &dev_docs,
+        opts.try_int8,
+        opts.fetch,
+        opts.threads,
+        32,
+    )?;
     Ok(SoupOutcome { manifest, report })
 }
 

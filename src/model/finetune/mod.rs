@@ -20,13 +20,13 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::error::{Error, Result};
-use crate::eval::{GoldDoc, Report, attribute_gold, model_report, task_scores};
+use crate::eval::{GoldDoc, Report, task_scores};
 use crate::model::adapter::{AdapterInfo, merged_dir, write_merged};
 use crate::model::assets::{EncoderId, Fetch, build_onnx, encoder_files, sha256_file};
 use crate::model::encoder::{Encoder, load_tokenizer};
 use crate::model::heads::{Heads, Linear, TrainConfig};
 use crate::model::train::load_all;
-use crate::model::{DataInfo, Manifest, Model, Scores};
+use crate::model::{DataInfo, Manifest};
 use crate::record::{SENTIMENTS, STANCES};
 use network::{NetConfig, Network};
 
@@ -584,33 +584,15 @@ pub fn finetune(opts: &FinetuneOptions) -> Result<FinetuneOutcome> {
     });
     manifest.write(&opts.out)?;
 
-    // Dev scores through the shipped scoring path (ONNX Runtime), f32 then int8.
-    let dev_records = attribute_gold(&dev_docs, None)?;
-    let mut model = Model::load(&opts.out, opts.fetch, opts.threads)?;
-    let dev32 = model_report(&mut model, &dev_docs, dev_records.clone(), opts.batch_size)?;
-    let mut report = dev32.clone();
-    if opts.try_int8 {
-        manifest.int8 = true;
-        manifest.write(&opts.out)?;
-        let mut model8 = Model::load(&opts.out, opts.fetch, opts.threads)?;
-        let dev8 = model_report(&mut model8, &dev_docs, dev_records, opts.batch_size)?;
-        eprintln!(
-            "partyline: dev stance macro-F1 f32 {:.3}, int8 {:.3}",
-            dev32.stance.macro_f1, dev8.stance.macro_f1
-        );
-        if crate::model::int8_keeps_accuracy(dev32.stance.macro_f1, dev8.stance.macro_f1) {
-            report = dev8;
-        } else {
-            manifest.int8 = false;
-        }
-    }
-    manifest.scores = Scores {
-        cv_stance_macro_f1: 0.0,
-        dev_stance_macro_f1: report.stance.macro_f1,
-        dev_sentiment_macro_f1: report.sentiment.as_ref().map_or(0.0, |s| s.macro_f1),
-        dev_stance_macro_f1_f32: Some(dev32.stance.macro_f1),
-    };
-    manifest.write(&opts.out)?;
+    let report = crate::model::score_dev_and_choose_int8(
+        &opts.out,
+        &mut manifest,
+        &dev_docs,
+        opts.try_int8,
+        opts.fetch,
+        opts.threads,
+        opts.batch_size,
+    )?;
     Ok(FinetuneOutcome {
         manifest,
         report,
